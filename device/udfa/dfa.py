@@ -1,0 +1,63 @@
+# Direct feedback alignment (device and host): the training rule, written once for every kernel.
+#
+# Output layer:  e = y - target,  d = e * slope(z)                  (|e| <= emax, slope <= 16)
+# Hidden layer:  d = ((e R) * slope(z)) >> fb_shift                 (R: fixed, |R| <= fb_range)
+# All layers:    W -= round((a_prev^T d) / 2^lr_shift), b likewise (input 127), over a batch.
+# check_bounds proves, for the chosen sizes, that every intermediate stays below 2^30.
+from array import array
+
+from udfa.model import SMALL_INT_MAX
+from udfa.network import Network
+from udfa.pocket import BIAS_INPUT
+from udfa.rng import XorShift32
+
+MAX_SLOPE = 16
+
+
+class DFA(Network):
+    def __init__(self, model, kernel, batch=20, lr_shift=16, fb_shift=6, fb_range=127,
+                 target=(127, -127)):
+        Network.__init__(self, model, kernel, batch)
+        self.lr_shift = lr_shift
+        self.fb_shift = fb_shift
+        self.hi, self.lo = target
+        check_bounds(model, batch, fb_shift, fb_range, target)
+        n_cls = model.n_classes
+        rng = XorShift32(model.seed)
+        self.R = []
+        for l in model.layers[:-1]:
+            R = array("b", bytes(n_cls * l.n_out))
+            for i in range(len(R)):
+                R[i] = rng.nonzero(fb_range)
+            self.R.append(kernel.matrix(R, n_cls, l.n_out))
+        self.e = kernel.buffer(batch, n_cls, "i")
+        self.d = [kernel.buffer(batch, l.n_out, "i") for l in model.layers]
+
+    def step(self, x, labels, rows):
+        """One mini-batch: forward, output error, feedback to each hidden layer, updates."""
+        k = self.k
+        n_cls = self.model.n_classes
+        top = len(self.layers) - 1
+        y = self.forward(x, rows)
+        k.output_delta(self.layers[top], y, self.s[top], labels, rows, self.hi, self.lo,
+                       self.e, self.d[top])
+        for n in range(top):
+            k.hidden_delta(self.layers[n], self.e, self.R[n], n_cls, self.s[n], rows,
+                           self.fb_shift, self.d[n])
+        for n, L in enumerate(self.layers):
+            k.update(L, x if n == 0 else self.a[n - 1], self.d[n], rows, self.lr_shift)
+
+
+def check_bounds(model, batch, fb_shift, fb_range, target):
+    """Raise ValueError unless every DFA intermediate stays within the small-int range."""
+    emax = 127 + max(abs(target[0]), abs(target[1]))
+    n_cls = model.n_classes
+    g = MAX_SLOPE * n_cls * emax * fb_range  # |(e R) * slope| before the shift
+    if not 0 < fb_range <= 127 or g > SMALL_INT_MAX:
+        raise ValueError("feedback range %d too large for %d classes" % (fb_range, n_cls))
+    top = len(model.layers) - 1
+    for n, l in enumerate(model.layers):
+        dmax = emax * MAX_SLOPE if n == top else g >> fb_shift
+        if batch * max(l.in_max, BIAS_INPUT) * dmax > SMALL_INT_MAX:
+            raise ValueError("batch %d too large: layer %d updates could reach 2^30 "
+                             "(lower the batch or raise fb_shift)" % (batch, n))

@@ -1,0 +1,38 @@
+# Kernel backends (device): one module each, same function names, picked at run time.
+#
+# The interface every backend implements (see plain.py, the reference):
+#   buffer(rows, cols, typecode) -> a zeroed rows x cols buffer ('B', 'b', 'h' or 'i')
+#   matrix(flat_array, rows, cols) -> this backend's view of a flat row-major array
+#   bind(layer) -> handle passed to the functions below
+#   forward(L, x, rows, a, s)           activations a and slopes s of `rows` samples
+#   output_delta(L, y, s, labels, rows, hi, lo, e, d)
+#   hidden_delta(L, e, R, n_cls, s, rows, shift, d)
+#   update(L, x, d, rows, lr_shift)
+#   argmax(y, rows, n, out)
+# Backends are imported lazily so a board only pays for the one it runs.
+
+PREFERENCE = ("viper", "ulab", "plain")
+
+
+def load(name=None, preference=PREFERENCE):
+    """The kernel module `name`, or the first of `preference` that imports here."""
+    if name is not None:
+        return _import(name)
+    for candidate in preference:
+        try:
+            return _import(candidate)
+        except ImportError:
+            pass
+    raise ImportError("no kernel backend imports here (tried %s)" % ", ".join(preference))
+
+
+def _import(name):
+    if name == "plain":
+        from udfa.kernels import plain as k
+    elif name == "viper":
+        from udfa.kernels import viper as k
+    elif name == "ulab":
+        from udfa.kernels import ulab as k
+    else:
+        raise ValueError("unknown kernel %r (have: %s)" % (name, ", ".join(PREFERENCE)))
+    return k
