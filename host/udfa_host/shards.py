@@ -70,12 +70,12 @@ def read_shard(path):
         header = {"version": shard.version, "sample_type": shard.sample_type,
                   "header_len": shard.header_len, "count": shard.count, "height": h,
                   "width": w, "channels": c, "n_classes": shard.n_classes, "crc": shard.crc}
-    raw = np.fromfile(path, np.uint8, count=shard.count * (1 + shard.n_inputs),
-                      offset=shard.header_len).reshape(shard.count, 1 + shard.n_inputs)
-    labels = raw[:, 0].copy()
-    if shard.count and labels.max() >= shard.n_classes:
-        raise ShardError("shard %s: label %d, but only %d classes; re-run 'udfa prepare' with "
-                         "the right number of classes" % (path, labels.max(), shard.n_classes))
+        raw = np.fromfile(path, np.uint8, count=shard.count * (1 + shard.n_inputs),
+                          offset=shard.header_len).reshape(shard.count, 1 + shard.n_inputs)
+        labels = raw[:, 0].copy()
+        bad = np.flatnonzero(labels >= shard.n_classes)
+        if len(bad):
+            shard.read(int(bad[0]), bytearray(shard.n_inputs))  # raises the board's own error
     images = raw[:, 1:].reshape((shard.count, h, w) if c == 1 else (shard.count, h, w, c))
     return images, labels, header
 
