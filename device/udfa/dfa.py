@@ -44,8 +44,9 @@ class DFA(Network):
         for n in range(top):
             k.hidden_delta(self.layers[n], self.e, self.R[n], n_cls, self.s[n], rows,
                            self.fb_shift, self.d[n])
-        for n, L in enumerate(self.layers):
-            k.update(L, x if n == 0 else self.a[n - 1], self.d[n], rows, self.lr_shift)
+        for n in range(top + 1):
+            k.update(self.layers[n], x if n == 0 else self.a[n - 1], self.d[n], rows,
+                     self.lr_shift)
 
 
 def check_bounds(model, batch, fb_shift, fb_range, target):

@@ -5,6 +5,11 @@
 # Bound: |x| <= in_max and |W|, |b| <= wmax with
 #     wmax = min(32767, (2^30 - 1) // (n_in * in_max + BIAS_INPUT))
 # so |h| < 2^30: every pre-activation is a small int on a 32-bit board.
+#
+# Scale: a weight of 2^WEIGHT_BITS stands for 1.0, an input pixel of 256 and an activation
+# of 128 stand for 1.0, and PocketTanh's unit slope maps z = 64 to 1.0. So the shift that
+# puts h on the activation's scale is WEIGHT_BITS + 2 for pixel inputs and WEIGHT_BITS + 1
+# for 8-bit activations, whatever the fan-in (default_shift).
 import struct
 from array import array
 
@@ -13,6 +18,7 @@ from udfa.checksum import crc32
 from udfa.rng import XorShift32
 
 SMALL_INT_MAX = (1 << 30) - 1  # MicroPython small ints on 32-bit ports
+WEIGHT_BITS = 12
 MAGIC = b"UDFM"
 VERSION = 1
 _HEADER = "<4sBBHI"  # magic, version, n_layers, in_max, seed
@@ -38,10 +44,16 @@ class Dense:
         self.values, self.slopes = pocket.tables(act)
 
 
+def default_shift(in_max):
+    return WEIGHT_BITS + (2 if in_max > 127 else 1)
+
+
 class Model:
     """A stack of Dense layers. in_max: the largest input value (255 for pixels)."""
 
-    def __init__(self, sizes, acts, shifts, in_max=255, seed=1):
+    def __init__(self, sizes, acts, shifts=None, in_max=255, seed=1):
+        if shifts is None:
+            shifts = [default_shift(in_max)] + [default_shift(127)] * (len(sizes) - 2)
         if len(acts) != len(sizes) - 1 or len(shifts) != len(sizes) - 1:
             raise ValueError("need one activation and one shift per layer")
         self.sizes = tuple(sizes)
@@ -96,8 +108,9 @@ def _write(f, data, crc):
     return crc32(data, crc)
 
 
-def _read(f, data, crc, path):
-    if f.readinto(data) != len(data):
+def _read(f, data, crc, path, size=None):
+    """readinto `data` (size bytes: pass it for arrays wider than a byte), updating the CRC."""
+    if f.readinto(data) != (len(data) if size is None else size):
         raise ModelError("model %s is truncated: re-copy it or use an older checkpoint" % path)
     return crc32(data, crc)
 
@@ -131,8 +144,8 @@ def load(path):
             shifts.append(shift)
         model = Model(sizes, acts, shifts, in_max, seed)
         for l in model.layers:
-            crc = _read(f, l.W, crc, path)
-            crc = _read(f, l.b, crc, path)
+            crc = _read(f, l.W, crc, path, 2 * len(l.W))
+            crc = _read(f, l.b, crc, path, 2 * len(l.b))
         tail = f.read(4)
         if len(tail) != 4:
             raise ModelError("model %s is truncated: re-copy it or use an older checkpoint" % path)

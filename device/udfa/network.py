@@ -16,8 +16,8 @@ class Network:
     def forward(self, x, rows, slopes=True):
         """Run `rows` samples of the input buffer x (B x n_inputs, uint8) through the net."""
         k = self.k
-        for n, L in enumerate(self.layers):
-            k.forward(L, x, rows, self.a[n], self.s[n] if slopes else None)
+        for n in range(len(self.layers)):  # no enumerate: it allocates on MicroPython
+            k.forward(self.layers[n], x, rows, self.a[n], self.s[n] if slopes else None)
             x = self.a[n]
         return x
 

@@ -50,7 +50,7 @@ def forward(L, x, rows, a, s):
 
 def output_delta(L, y, s, labels, rows, hi, lo, e, d):
     target = np.full((rows, L.n_out), lo, dtype=np.int64)
-    target[np.arange(rows), np.asarray(labels[:rows], dtype=np.int64)] = hi
+    target[np.arange(rows), np.asarray(labels, dtype=np.int64).reshape(-1)[:rows]] = hi
     err = y[:rows].astype(np.int64) - target
     e[:rows] = err
     d[:rows] = err * s[:rows]

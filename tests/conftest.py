@@ -1,0 +1,48 @@
+# Shared test helpers (host): paths and a runner for device scripts under each interpreter.
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE = ROOT / "device"
+DEVICE_TESTS = ROOT / "tests" / "device"
+SHARED = ROOT.parent / "shared"
+sys.path[:0] = [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS)]
+
+
+def interpreters():
+    """name -> command prefix for every interpreter present: CPython always, MicroPython
+    (plain unix port, 64-bit) and the 32-bit ulab build where they are installed."""
+    found = {"cpython": [sys.executable]}
+    if shutil.which("micropython"):
+        found["micropython"] = [shutil.which("micropython"), "-X", "heapsize=190K"]
+    for name in ("micropython-ulab", "micropython-ulab-32"):
+        path = os.environ.get(name.upper().replace("-", "_"), str(SHARED / "bin" / name))
+        if os.access(path, os.X_OK):
+            found[name] = [path, "-X", "heapsize=190K"]
+    return found
+
+
+INTERPRETERS = interpreters()
+
+
+def run_device(interp, script, *args, timeout=300):
+    """Run a device script under `interp` with device/ on its path; returns its stdout."""
+    env = dict(os.environ)
+    path = os.pathsep.join([str(DEVICE), str(DEVICE_TESTS)])
+    env["PYTHONPATH" if interp == "cpython" else "MICROPYPATH"] = path
+    proc = subprocess.run(INTERPRETERS[interp] + [str(script)] + [str(a) for a in args],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=str(DEVICE_TESTS))
+    if proc.returncode != 0:
+        raise AssertionError("%s %s failed:\n%s%s" % (interp, script, proc.stdout, proc.stderr))
+    return proc.stdout
+
+
+@pytest.fixture(params=sorted(INTERPRETERS))
+def interp(request):
+    return request.param

@@ -1,0 +1,49 @@
+# Train a small net with the plain kernel and print a CRC of the weights after each batch
+# group: the same lines must come out of CPython, MicroPython and the numpy kernel.
+from udfa.checksum import crc32
+from udfa.dfa import DFA
+from udfa.kernels import plain
+from udfa.model import Model
+
+import synth
+
+N, N_IN, N_CLS, B = 240, 48, 5, 8
+
+
+def weights_crc(model):
+    crc = 0
+    for l in model.layers:
+        crc = crc32(l.b, crc32(l.W, crc))
+    return crc & 0xFFFFFFFF
+
+
+def train(kernel, load):
+    """load(x_buf, lab_buf, start, rows) copies samples into the kernel's batch buffers."""
+    model = Model([N_IN, 24, 12, N_CLS], ["tanh", "relu", "sigmoid"], [11, 9, 9], seed=3)
+    model.init_uniform(40)
+    net = DFA(model, kernel, batch=B, lr_shift=12, fb_shift=7, target=(110, 3))
+    x = kernel.buffer(B, N_IN, "B")
+    lab = kernel.buffer(B, 1, "B")
+    crcs = []
+    for start in range(0, N, B):
+        rows = min(B, N - start)
+        load(x, lab, start, rows)
+        net.step(x, lab, rows)
+        if start % (8 * B) == 0:
+            crcs.append(weights_crc(model))
+    return model, crcs
+
+
+if __name__ == "__main__":
+    data, labels = synth.dataset(N, N_IN, N_CLS, 11)
+
+    def load(x, lab, start, rows):
+        for i in range(rows * N_IN):
+            x[i] = data[start * N_IN + i]
+        for r in range(rows):
+            lab[r] = labels[start + r]
+
+    model, crcs = train(plain, load)
+    for c in crcs:
+        print("crc", c)
+    print("final", weights_crc(model))
