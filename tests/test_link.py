@@ -111,6 +111,16 @@ def test_power_loss_mid_put_keeps_the_old_file(fresh, tmp_path):
     assert 0 < len(fresh.get("w.bin.tmp")) < len(new)  # the cut-off copy stayed aside
 
 
+def test_silent_board_times_out_and_reconnect_interrupts_it(fresh):
+    fresh.exec("kept = 7")
+    started = time.monotonic()
+    with pytest.raises(BoardDisconnected, match="busy"):
+        fresh.exec("while True: pass", timeout=0.5)
+    assert time.monotonic() - started < 5
+    fresh.reconnect()
+    assert fresh.eval("kept") == 7  # interrupted, not reset
+
+
 def test_files_survive_like_flash_and_close_ends_the_process(tmp_path):
     with Board.open("virtual:unix", tmp_path) as b:
         b.exec("f = open('keep.txt', 'w')\nf.write('kept')\nf.close()")

@@ -139,6 +139,8 @@ class Board:
                 "cannot open %s: another program holds it (close it), or you lack permission "
                 "(join the dialout group)" % self.port
             ) from None
+        if self.vboard is not None:
+            self.vboard.interrupt()  # what the \x03 sent by enter_raw_repl does on a board
         try:
             self._transport.enter_raw_repl(soft_reset=False)
         except (TransportError, serial.SerialException, OSError):
@@ -196,8 +198,8 @@ class Board:
 
     def _lost(self, what, cause):
         return BoardDisconnected(
-            "board at %s stopped answering during %s (%s): it was reset, lost power or was "
-            "unplugged; reconnect and retry" % (self.port, what, cause)
+            "board at %s stopped answering during %s (%s): it is busy, was reset, lost power "
+            "or was unplugged; reconnect (that interrupts it) and retry" % (self.port, what, cause)
         )
 
     def _raised(self, traceback, output):

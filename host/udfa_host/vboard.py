@@ -24,16 +24,19 @@ relative paths, which mean the same on a board (cwd "/") and here; an absolute p
 path on the PC. root_dir and root_dir/lib are on sys.path, as / and /lib are on a board.
 The unix port does not soft-reset: enter the raw REPL with `soft_reset=False`.
 """
+import ctypes
 import os
 import select
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import tty
 import weakref
 
 _PROMPT = b">>> "
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 class VirtualBoardError(RuntimeError):
@@ -73,7 +76,7 @@ class VirtualBoard:
             # A session of its own, so kill() takes any wrapper process (pyenv shim) with it.
             self._proc = subprocess.Popen(
                 [exe, "-X", "heapsize=" + heap], stdin=master, stdout=master, stderr=master,
-                cwd=root, env=env, start_new_session=True,
+                cwd=root, env=env, start_new_session=True, preexec_fn=_die_with_host(),
             )
         except OSError:
             os.close(slave)
@@ -108,6 +111,14 @@ class VirtualBoard:
     def alive(self):
         return self._proc is not None and self._proc.poll() is None
 
+    def interrupt(self):
+        """Ctrl-C: stop the code the board runs, if any, back to its REPL. The unix port does
+        not read a Ctrl-C byte from stdin while code runs, as a board's USB stack does: it
+        takes SIGINT, and only then (it catches SIGINT only while running code; idle, SIGINT
+        would kill it)."""
+        if self.alive() and _catches_sigint(self.pid):
+            os.kill(self.pid, signal.SIGINT)
+
     def kill(self):
         """Cut the power: SIGKILL the interpreter, mid-operation or not. Files stay."""
         if self._finalizer is not None:
@@ -140,6 +151,34 @@ def _read_some(fd):
         return os.read(fd, 4096)
     except OSError:
         return b""
+
+
+def _catches_sigint(pid):
+    """Whether process pid has a SIGINT handler installed (Linux /proc; False elsewhere)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            caught = next(ln for ln in f if ln.startswith("SigCgt:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught, 16) >> (signal.SIGINT - 1) & 1)
+
+
+def _die_with_host():
+    """A hook for the child, between fork and exec, that makes it die with this process
+    (Linux only). A host killed outright runs no finalizer, and the orphaned unix port would
+    spin on its closed pty for seconds. The signal follows the forking thread, so a board
+    started from a worker thread dies when that thread ends."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    host = os.getpid()
+
+    def hook():
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != host:  # the host died before prctl took effect
+            os._exit(1)
+
+    return hook
 
 
 def _reap(proc, slave_fd):
