@@ -32,7 +32,6 @@ import signal
 import subprocess
 import sys
 import time
-import tty
 import weakref
 
 _PROMPT = b">>> "
@@ -58,6 +57,8 @@ class VirtualBoard:
 
         sys_path: extra folders (relative to root_dir, or absolute on the PC) for sys.path.
         """
+        if self.alive():
+            raise VirtualBoardError("virtual board already running: restart() or stop() it")
         exe = shutil.which(interpreter)
         if exe is None:
             raise VirtualBoardError(
@@ -70,6 +71,8 @@ class VirtualBoard:
         paths = [root, os.path.join(root, "lib")]
         paths += [os.path.join(root, p) for p in sys_path]
         env = dict(os.environ, MICROPYPATH=os.pathsep.join(paths))
+        import tty  # POSIX only: imported here so that link.py still loads on Windows
+
         master, slave = os.openpty()
         tty.setraw(slave)
         try:
