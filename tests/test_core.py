@@ -118,7 +118,7 @@ def test_numpy_kernel_matches_device_scripts():
 
     def load_numpy(x, lab, start, rows):
         x[:rows] = x_all[start:start + rows]
-        lab[:rows, 0] = np.frombuffer(bytes(labels), np.uint8)[start:start + rows]
+        lab[:rows] = np.frombuffer(bytes(labels), np.uint8)[start:start + rows]
 
     model, crcs = train_exact.train(kernels_numpy, load_numpy)
     expected = ["crc %d" % c for c in crcs] + ["final %d" % train_exact.weights_crc(model)]
@@ -140,13 +140,13 @@ def test_dfa_learns_synthetic_classes():
         right = 0
         for s in range(300, n, B):
             x[:] = x_all[s:s + B]
-            right += int((net.predict(x, B)[:, 0] == y_all[s:s + B]).sum())
+            right += int((net.predict(x, B) == y_all[s:s + B]).sum())
         return right / (n - 300)
 
     before = accuracy()
     for _ in range(3):
         for s in range(0, 300, B):
             x[:] = x_all[s:s + B]
-            lab[:, 0] = y_all[s:s + B]
-            net.step(x, lab[:, 0], B)
+            lab[:] = y_all[s:s + B]
+            net.step(x, lab, B)
     assert before < 0.5 and accuracy() > 0.9

@@ -90,17 +90,20 @@ class Model:
         return sum(2 * (len(l.W) + len(l.b)) for l in self.layers)
 
     def save(self, path):
-        """Write the model file: header, layers, int16 little-endian weights, CRC-32."""
         with open(path, "wb") as f:
-            crc = _write(f, struct.pack(_HEADER, MAGIC, VERSION, len(self.layers),
-                                        self.in_max, self.seed), 0)
-            for l in self.layers:
-                crc = _write(f, struct.pack(_LAYER, l.n_in, l.n_out,
-                                            pocket.ACTIVATIONS[l.act][0], l.shift, 0), crc)
-            for l in self.layers:
-                crc = _write(f, l.W, crc)
-                crc = _write(f, l.b, crc)
-            f.write(struct.pack("<I", crc & 0xFFFFFFFF))
+            self.write(f)
+
+    def write(self, f):
+        """Write the model file: header, layers, int16 little-endian weights, CRC-32."""
+        crc = _write(f, struct.pack(_HEADER, MAGIC, VERSION, len(self.layers), self.in_max,
+                                    self.seed), 0)
+        for l in self.layers:
+            crc = _write(f, struct.pack(_LAYER, l.n_in, l.n_out, pocket.ACTIVATIONS[l.act][0],
+                                        l.shift, 0), crc)
+        for l in self.layers:
+            crc = _write(f, l.W, crc)
+            crc = _write(f, l.b, crc)
+        f.write(struct.pack("<I", crc & 0xFFFFFFFF))
 
 
 def _write(f, data, crc):
@@ -122,34 +125,39 @@ def load(path):
     except OSError:
         raise ModelError("model %s not found" % path)
     with f:
-        head = bytearray(struct.calcsize(_HEADER))
-        crc = _read(f, head, 0, path)
-        magic, version, n_layers, in_max, seed = struct.unpack(_HEADER, head)
-        if magic != MAGIC:
-            raise ModelError("%s is not a udfa model file (bad magic)" % path)
-        if version != VERSION:
-            raise ModelError("model %s has version %d; this udfa reads version %d"
-                             % (path, version, VERSION))
-        sizes, acts, shifts = [], [], []
-        rec = bytearray(struct.calcsize(_LAYER))
-        for _ in range(n_layers):
-            crc = _read(f, rec, crc, path)
-            n_in, n_out, act, shift, _r = struct.unpack(_LAYER, rec)
-            if act not in pocket.NAMES or (sizes and sizes[-1] != n_in):
-                raise ModelError("model %s has an invalid layer table" % path)
-            if not sizes:
-                sizes.append(n_in)
-            sizes.append(n_out)
-            acts.append(pocket.NAMES[act])
-            shifts.append(shift)
-        model = Model(sizes, acts, shifts, in_max, seed)
-        for l in model.layers:
-            crc = _read(f, l.W, crc, path, 2 * len(l.W))
-            crc = _read(f, l.b, crc, path, 2 * len(l.b))
-        tail = f.read(4)
-        if len(tail) != 4:
-            raise ModelError("model %s is truncated: re-copy it or use an older checkpoint" % path)
-        if struct.unpack("<I", tail)[0] != crc & 0xFFFFFFFF:
-            raise ModelError("model %s is damaged (CRC mismatch): re-copy it or use an "
-                             "older checkpoint" % path)
+        return read(f, path)
+
+
+def read(f, path):
+    """Read one model from the open file f (path names it in errors)."""
+    head = bytearray(struct.calcsize(_HEADER))
+    crc = _read(f, head, 0, path)
+    magic, version, n_layers, in_max, seed = struct.unpack(_HEADER, head)
+    if magic != MAGIC:
+        raise ModelError("%s is not a udfa model file (bad magic)" % path)
+    if version != VERSION:
+        raise ModelError("model %s has version %d; this udfa reads version %d"
+                         % (path, version, VERSION))
+    sizes, acts, shifts = [], [], []
+    rec = bytearray(struct.calcsize(_LAYER))
+    for _ in range(n_layers):
+        crc = _read(f, rec, crc, path)
+        n_in, n_out, act, shift, _r = struct.unpack(_LAYER, rec)
+        if act not in pocket.NAMES or (sizes and sizes[-1] != n_in):
+            raise ModelError("model %s has an invalid layer table" % path)
+        if not sizes:
+            sizes.append(n_in)
+        sizes.append(n_out)
+        acts.append(pocket.NAMES[act])
+        shifts.append(shift)
+    model = Model(sizes, acts, shifts, in_max, seed)
+    for l in model.layers:
+        crc = _read(f, l.W, crc, path, 2 * len(l.W))
+        crc = _read(f, l.b, crc, path, 2 * len(l.b))
+    tail = f.read(4)
+    if len(tail) != 4:
+        raise ModelError("model %s is truncated: re-copy it or use an older checkpoint" % path)
+    if struct.unpack("<I", tail)[0] != crc & 0xFFFFFFFF:
+        raise ModelError("model %s is damaged (CRC mismatch): re-copy it or use an "
+                         "older checkpoint" % path)
     return model

@@ -36,8 +36,8 @@ class XorShift32:
         v = self.below(2 * r) - r
         return v + 1 if v >= 0 else v
 
-    def shuffle(self, order):
-        """Fisher-Yates shuffle of a list or array in place."""
-        for i in range(len(order) - 1, 0, -1):
+    def shuffle(self, order, n=None):
+        """Fisher-Yates shuffle, in place, of the first n items (default all) of a list/array."""
+        for i in range((len(order) if n is None else n) - 1, 0, -1):
             j = self.next30() % (i + 1)
             order[i], order[j] = order[j], order[i]

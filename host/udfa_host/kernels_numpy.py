@@ -12,7 +12,12 @@ _DTYPES = {"B": np.uint8, "b": np.int8, "h": np.int16, "i": np.int32}
 
 
 def buffer(rows, cols, typecode):
-    return np.zeros((rows, cols), dtype=_DTYPES[typecode])
+    """rows x cols; a one-column buffer (labels, predictions) is a vector."""
+    return np.zeros(rows if cols == 1 else (rows, cols), dtype=_DTYPES[typecode])
+
+
+def row(buf, r, cols):
+    return buf[r]
 
 
 def matrix(data, rows, cols):
@@ -50,7 +55,7 @@ def forward(L, x, rows, a, s):
 
 def output_delta(L, y, s, labels, rows, hi, lo, e, d):
     target = np.full((rows, L.n_out), lo, dtype=np.int64)
-    target[np.arange(rows), np.asarray(labels, dtype=np.int64).reshape(-1)[:rows]] = hi
+    target[np.arange(rows), labels[:rows]] = hi
     err = y[:rows].astype(np.int64) - target
     e[:rows] = err
     d[:rows] = err * s[:rows]
@@ -71,4 +76,4 @@ def update(L, x, d, rows, lr_shift):
 
 
 def argmax(y, rows, n, out):
-    out[:rows, 0] = np.argmax(y[:rows], axis=1)
+    out[:rows] = np.argmax(y[:rows], axis=1)

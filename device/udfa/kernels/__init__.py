@@ -2,6 +2,7 @@
 #
 # The interface every backend implements (see plain.py, the reference):
 #   buffer(rows, cols, typecode) -> a zeroed rows x cols buffer ('B', 'b', 'h' or 'i')
+#   row(buf, r, cols) -> a writable view of row r, for readinto (made once)
 #   matrix(flat_array, rows, cols) -> this backend's view of a flat row-major array
 #   bind(layer) -> handle passed to the functions below
 #   forward(L, x, rows, a, s)           activations a and slopes s of `rows` samples
@@ -15,9 +16,10 @@ PREFERENCE = ("viper", "ulab", "plain")
 
 
 def load(name=None, preference=PREFERENCE):
-    """The kernel module `name`, or the first of `preference` that imports here."""
+    """The kernel module `name`, or the first of `preference` that imports here.
+    A module passed as `name` (e.g. the host's numpy kernel) is returned as it is."""
     if name is not None:
-        return _import(name)
+        return _import(name) if isinstance(name, str) else name
     for candidate in preference:
         try:
             return _import(candidate)

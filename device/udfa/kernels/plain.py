@@ -18,6 +18,11 @@ def buffer(rows, cols, typecode):
     return array(typecode, bytes(_ITEMSIZE[typecode] * rows * cols))
 
 
+def row(buf, r, cols):
+    """A writable view of row r of a buffer (made once, outside the hot loop)."""
+    return memoryview(buf)[r * cols:(r + 1) * cols]
+
+
 def matrix(data, rows, cols):
     """This kernel's view of a flat row-major array: the array itself."""
     return data

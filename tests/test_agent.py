@@ -1,0 +1,94 @@
+# Board agent, feed and checkpoints: the same training under every interpreter and the
+# numpy kernel, and resume after an interruption ends with the same weights.
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import synth
+from conftest import ROOT, run_device
+from udfa import checkpoint
+from udfa.model import Model, ModelError
+from udfa_host.shards import write_shards
+
+SCRIPT = ROOT / "tests" / "board" / "agent_train.py"
+
+
+@pytest.fixture
+def shard_dir(tmp_path):
+    data, labels = synth.dataset(110, 48, 5, 21)
+    x = np.frombuffer(bytes(data), np.uint8).reshape(110, 6, 8)
+    y = np.frombuffer(bytes(labels), np.uint8)
+    write_shards(x[:60], y[:60], tmp_path, "a", 1 << 20, n_classes=5)[0].rename(tmp_path / "a.uds")
+    write_shards(x[60:], y[60:], tmp_path, "b", 1 << 20, n_classes=5)[0].rename(tmp_path / "b.uds")
+    return tmp_path
+
+
+def lines(out, event):
+    return [json.loads(l[5:]) for l in out.splitlines()
+            if l.startswith("UDFA ") and json.loads(l[5:])["event"] == event]
+
+
+def test_training_is_identical_everywhere(shard_dir, interp):
+    out = run_device(interp, SCRIPT, shard_dir, "fresh", 3)
+    reference = run_device("cpython", SCRIPT, shard_dir, "fresh", 3)
+    assert out.splitlines()[-1] == reference.splitlines()[-1]
+    assert [e["epoch"] for e in lines(out, "epoch")] == [0, 1, 2]
+    assert lines(out, "epoch")[-1]["train_bp"] > 9000  # it really learned the synthetic classes
+    assert lines(out, "start")[0]["samples"] == 110
+
+
+def test_numpy_kernel_on_the_host_matches_the_board(shard_dir, monkeypatch):
+    from udfa import agent
+    from udfa_host import kernels_numpy
+    board = run_device("cpython", SCRIPT, shard_dir, "fresh", 2).splitlines()[-1]
+    monkeypatch.chdir(shard_dir)
+    agent.create("model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+    agent.train(["a.uds", "b.uds"], epochs=2, batch=8, lr_shift=13,
+                every=24, report_every=40, fresh=True, kernel=kernels_numpy)
+    model, state = checkpoint.load("ckpt.udfa")
+    from udfa.checksum import crc32
+    crc = 0
+    for l in model.layers:
+        crc = crc32(l.b, crc32(l.W, crc))
+    assert board == "weights %d seen %d" % (crc & 0xFFFFFFFF, state["seen"])
+
+
+def test_resume_mid_epoch_and_after_epochs(shard_dir):
+    straight = run_device("cpython", SCRIPT, shard_dir, "fresh", 3).splitlines()[-1]
+    # the run left ckpt.udfa (final) and ckpt.udfa.old (24 samples earlier, mid-epoch 3):
+    # lose the final one as if power had failed while writing it, then resume.
+    (shard_dir / "ckpt.udfa").write_bytes(b"partial")
+    old = checkpoint.restore(str(shard_dir / "ckpt.udfa"))[1]
+    assert old["epoch"] == 2 and 0 < old["next"] < 110
+    out = run_device("cpython", SCRIPT, shard_dir, "resume", 3)
+    assert lines(out, "start")[0]["next"] == old["next"]
+    assert out.splitlines()[-1] == straight
+    # stopping after 2 epochs, then asking for 3, also ends with the same weights
+    run_device("cpython", SCRIPT, shard_dir, "fresh", 2)
+    assert run_device("cpython", SCRIPT, shard_dir, "resume", 3).splitlines()[-1] == straight
+
+
+def test_resume_refuses_other_settings(shard_dir):
+    run_device("cpython", SCRIPT, shard_dir, "fresh", 1)
+    shutil.copy(shard_dir / "b.uds", shard_dir / "c.uds")
+    from udfa import agent
+    with pytest.raises(ValueError, match="other settings"):
+        agent.train([str(shard_dir / "a.uds")], ckpt=str(shard_dir / "ckpt.udfa"))
+
+
+def test_checkpoint_survives_damage(tmp_path):
+    m = Model([6, 3], ["tanh"], seed=2)
+    path = str(tmp_path / "c.udfa")
+    checkpoint.save(path, m, {"seen": 10})
+    m.layers[0].W[0] = 77
+    checkpoint.save(path, m, {"seen": 20})
+    assert checkpoint.restore(path)[1]["seen"] == 20
+    data = bytearray((tmp_path / "c.udfa").read_bytes())
+    data[-3] ^= 0xFF  # damage the state of the newest
+    (tmp_path / "c.udfa").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="damaged"):
+        checkpoint.load(path)
+    model, state = checkpoint.restore(path)
+    assert state["seen"] == 10 and model.layers[0].W[0] == 0
