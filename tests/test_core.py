@@ -150,3 +150,22 @@ def test_dfa_learns_synthetic_classes():
             lab[:] = y_all[s:s + B]
             net.step(x, lab, B)
     assert before < 0.5 and accuracy() > 0.9
+
+
+def test_host_evaluate_matches_the_plain_forward_pass():
+    from array import array
+
+    from udfa.network import Network
+    from udfa_host.evaluate import evaluate, predict
+    m = small_model()
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(37, 20), dtype=np.uint8)
+    y = rng.integers(0, 4, size=37)
+    net = Network(m, plain, 1)
+    expected = [net.predict(array("B", row.tobytes()), 1)[0] for row in x]
+    assert list(predict(m, x, batch=8)) == expected
+    acc, conf = evaluate(m, x, y, batch=8)
+    assert conf.sum() == 37 and conf.trace() == sum(int(p == t) for p, t in zip(expected, y))
+    assert acc == conf.trace() / 37
+    with pytest.raises(ValueError, match="expects 20"):
+        evaluate(m, x[:, :10], y)
