@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEVICE = ROOT / "device"
 DEVICE_TESTS = ROOT / "tests" / "device"
 SHARED = ROOT.parent / "shared"
-sys.path[:0] = [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS)]
+# appended, not prepended: device/ holds a board's main.py/code.py, which must not shadow
+# the standard library's `code` module
+sys.path += [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS)]
 
 
 def interpreters():
