@@ -160,6 +160,18 @@ class Board:
                 raise BoardNotFound(str(e)) from None
         self._connect()
 
+    def soft_reset(self):
+        """Free the whole heap, as a reset does; files stay. On a board: a soft reset from the
+        raw REPL (it runs boot.py, not main.py). A virtual board, whose unix port cannot
+        soft-reset, is restarted. Long jobs start with one: a heap fragmented by earlier
+        commands may hold no free block as large as a weight matrix."""
+        if self.vboard is not None:
+            self.vboard.kill()
+            self.reconnect()
+            return
+        with self._talking("soft reset"):
+            self._transport.enter_raw_repl(soft_reset=True)
+
     def close(self):
         self._close_transport()
         if self.vboard is not None:

@@ -1,0 +1,179 @@
+"""Runs on the PC: trains a model on a board and brings the weights back.
+
+train() creates the model on the board (the profile's network) unless it is there, writes the
+job to the board's train.json and runs it through udfa.autorun, the same code main.py and
+code.py run at boot. The board's "UDFA {json}" lines drive a live progress bar and are kept,
+with the host's clock, as a JSONL training log for `udfa plot`. The board checkpoints as it
+goes, so after a reset, a pulled cable or Ctrl-C, running train() again resumes exactly.
+"""
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from udfa import checkpoint
+
+from .link import BoardDisconnected, BoardFileError
+
+BOARD_DATA = "data"  # board folder of the pushed shards
+BOARD_MODEL = "model.udfa"  # the untrained model a job starts from
+BOARD_CKPT = "ckpt.udfa"
+JOB = "train.json"  # must match udfa.autorun.JOB
+# Keys of a profile's "train" section that go to agent.train; the others build the model.
+TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
+              "kernel", "every", "report_every")
+MODEL_KEYS = ("acts", "shifts", "seed", "init")
+
+
+class TrainError(RuntimeError):
+    pass
+
+
+def network_sizes(profile):
+    net = profile["network"]
+    return [net["inputs"]] + list(net["hidden"]) + [net["outputs"]]
+
+
+def settings(profile, overrides):
+    """The profile's train section with the non-None overrides (CLI flags) on top."""
+    merged = dict(profile.get("train", {}))
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return merged
+
+
+def board_shards(board, prefix="train"):
+    """Board paths of the shards data/<prefix>-*.uds, sorted."""
+    try:
+        names = [e.name for e in board.ls(BOARD_DATA)]
+    except BoardFileError:  # no data folder yet
+        names = []
+    found = [BOARD_DATA + "/" + n for n in names if n.startswith(prefix + "-") and
+             n.endswith(".uds")]
+    if not found:
+        raise TrainError("board at %s holds no shards %s/%s-*.uds: run 'udfa prepare' and "
+                         "'udfa push' first" % (board.port, BOARD_DATA, prefix))
+    return sorted(found)
+
+
+def check_deployed(board):
+    if not board.exists("lib/udfa"):
+        raise TrainError("board at %s has no udfa package in lib/udfa: run 'udfa deploy' first"
+                         % board.port)
+
+
+def create_model(board, sizes, setup):
+    """Write a fresh model file on the board (agent.create), from the model keys of setup."""
+    kw = {k: setup[k] for k in MODEL_KEYS if k in setup}
+    kw.setdefault("acts", ["tanh"] * (len(sizes) - 1))
+    board.exec("from udfa import agent\nagent.create(%r, %r, **%r)" % (BOARD_MODEL, sizes, kw),
+               timeout=60)
+
+
+def write_job(board, job):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / JOB
+        path.write_text(json.dumps(job))
+        board.put(path, JOB)
+
+
+def train(board, profile, overrides, log_path, shards="train", fresh=False, quiet=False,
+          on_event=None):
+    """Train on the board; returns the events of this run. overrides: CLI settings (None =
+    the profile's). on_event(event dict) sees every report as it arrives."""
+    check_deployed(board)
+    setup = settings(profile, overrides)
+    sizes = network_sizes(profile)
+    job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
+    job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
+    write_job(board, job)
+    if fresh or not board.exists(BOARD_MODEL):
+        board.soft_reset()
+        create_model(board, sizes, setup)
+    board.soft_reset()  # training gets the whole heap, in one piece
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    events = []
+    per_epoch = [0]  # samples in one epoch, from the start event
+    started = time.monotonic()
+    bar = tqdm(total=0, unit="sample", desc="train", disable=quiet, dynamic_ncols=True)
+
+    def on_line(line):
+        if not line.startswith("UDFA "):
+            if line.strip():
+                bar.write("board: " + line)
+            return
+        try:
+            event = json.loads(line[5:])
+        except ValueError:
+            bar.write("board: " + line)
+            return
+        event["t"] = round(time.monotonic() - started, 3)
+        events.append(event)
+        log.write(json.dumps(event) + "\n")
+        log.flush()
+        _advance(bar, event, job["epochs"], per_epoch)
+        if on_event:
+            on_event(event)
+
+    with open(log_path, "w" if fresh else "a") as log:
+        try:
+            board.exec_stream("from udfa import autorun\nautorun.run(fresh=%r)" % fresh,
+                              on_line)
+        except BoardDisconnected as e:
+            raise BoardDisconnected(
+                "%s\ntraining stopped at %s; the board's checkpoint keeps the progress: run "
+                "'udfa train' again (without --fresh) to resume" % (e, _where(events))) from None
+        finally:
+            bar.close()
+    return events
+
+
+def _advance(bar, event, epochs, per_epoch):
+    kind = event["event"]
+    if kind == "start":
+        per_epoch[0] = event["samples"]
+        bar.total = event["samples"] * epochs
+        bar.n = event["epoch"] * event["samples"] + event["next"]
+        bar.set_postfix_str("%s %s" % (event["net"], event["kernel"]))
+    elif kind == "progress":
+        bar.n = event["epoch"] * event["total"] + event["done"]
+        bar.set_postfix_str("epoch %d train %.2f%%" % (event["epoch"] + 1,
+                                                        event["train_bp"] / 100))
+    elif kind == "epoch":
+        bar.n = (event["epoch"] + 1) * per_epoch[0]
+        bar.write("epoch %d: train accuracy %.2f%%" % (event["epoch"] + 1,
+                                                      event["train_bp"] / 100))
+    bar.refresh()
+
+
+def _where(events):
+    for e in reversed(events):
+        if e["event"] in ("progress", "start"):
+            return "epoch %d, sample %d" % (e["epoch"] + 1, e.get("done", e.get("next", 0)))
+    return "the start"
+
+
+def pull(board, out_path, ckpt=BOARD_CKPT):
+    """Copy the board's newest valid checkpoint, verify its CRCs, write its model to
+    out_path; returns (model, state)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "ckpt.udfa"
+        # PATH.new outlives a save only when a reset cut it short, and may then be the newest;
+        # PATH.old (one save older) is fetched only when neither of the others is valid.
+        for suffixes in (("", ".new"), (".old",)):
+            for suffix in suffixes:
+                if board.exists(ckpt + suffix):
+                    Path(str(local) + suffix).write_bytes(board.get(ckpt + suffix))
+            found = checkpoint.restore(str(local))
+            if found:
+                break
+    if found is None:
+        raise TrainError("board at %s has no valid checkpoint %s: run 'udfa train' first"
+                         % (board.port, ckpt))
+    model, state = found
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_path))
+    return model, state

