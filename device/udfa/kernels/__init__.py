@@ -12,6 +12,8 @@
 #   argmax(y, rows, n, out)
 # Backends are imported lazily so a board only pays for the one it runs.
 
+# fastest first, measured on the unix ports (docs/RESULTS.md, Kernels): viper is exact,
+# allocates nothing and beats ulab's exact float32 path; ulab still beats plain loops
 PREFERENCE = ("viper", "ulab", "plain")
 
 
@@ -32,7 +34,10 @@ def _import(name):
     if name == "plain":
         from udfa.kernels import plain as k
     elif name == "viper":
-        from udfa.kernels import viper as k
+        try:
+            from udfa.kernels import viper as k
+        except SyntaxError:  # a port without the viper emitter (CircuitPython) rejects it
+            raise ImportError("this port has no viper code emitter")
     elif name == "ulab":
         from udfa.kernels import ulab as k
     else:

@@ -1,0 +1,190 @@
+# Runs on the PC (drives MicroPython unix ports) and, as its device half, under MicroPython:
+# training and inference samples/s of each kernel backend for the board networks.
+"""bench_kernels: kernel speed and heap on the MicroPython unix ports, board heap limits.
+
+Usage: python3 tools/bench_kernels.py [--profiles rp2040,esp32,mnist784] [--steps N]
+
+For each profile (network, batch and heap of a board) and each interpreter present
+(`micropython`, ../shared/bin/micropython-ulab, ../shared/bin/micropython-ulab-32), runs this
+file under that interpreter once per kernel that imports there, on MNIST demo samples, and
+prints a table: training and inference samples/s, speed-up over plain on the same
+interpreter, heap in use after setup, and bytes allocated per training step. The device
+package runs as .mpy files made by mpy-cross when it is installed (as a board would).
+Weights start uniform in +-3000 (clamped to each layer's bound), about where training from
+zero leaves the first layer after an epoch (max |W| 3000-4000), so ulab takes its usual path.
+"""
+import gc
+import sys
+
+try:
+    import micropython  # noqa: F401
+    DEVICE = sys.implementation.name == "micropython"
+except ImportError:
+    DEVICE = False
+
+PROFILES = {  # name: sizes, heap (the board's free heap; 784-100-10 needs a bigger one)
+    "rp2040": ([196, 128, 10], "190K"),
+    "esp32": ([196, 64, 10], "100K"),
+    "mnist784": ([784, 100, 10], "512K"),
+}
+BATCH = 16
+INIT = 3000
+STEPS = {"plain": 2, "viper": 8, "ulab": 8}
+
+
+def device_bench(kernel, sizes, path, n_samples, steps):
+    """Train `steps` batches and predict as many; print one result line (device side)."""
+    import time
+
+    from udfa import kernels
+    from udfa.dfa import DFA
+    from udfa.model import Model
+
+    k = kernels.load(kernel)
+    n_in = sizes[0]
+    model = Model(sizes, ["tanh"] * (len(sizes) - 1), seed=1)  # the big arrays first
+    model.init_uniform(INIT)
+    net = DFA(model, k, batch=BATCH, lr_shift=15, fb_shift=6, target=(127, -127))
+    x = k.buffer(BATCH, n_in, "B")
+    lab = k.buffer(BATCH, 1, "B")
+    data = bytearray(n_samples * (n_in + 1))
+    with open(path, "rb") as f:
+        f.readinto(data)
+    batches = n_samples // BATCH
+
+    def load(b):
+        o = b * BATCH * (n_in + 1)
+        for r in range(BATCH):
+            s = o + r * (n_in + 1)
+            lab[r] = data[s]
+            for i in range(n_in):
+                x[r * n_in + i] = data[s + 1 + i]
+
+    load(0)
+    net.step(x, lab, BATCH)  # warm up
+    gc.collect()
+    setup = gc.mem_alloc()
+    # bytes one step allocates: GC off for plain and viper (they allocate nothing), and the
+    # unix port's running total for ulab (its garbage outgrows a board heap within a step)
+    load(1 % batches)
+    if kernel == "ulab":
+        before = micropython.mem_total()
+        net.step(x, lab, BATCH)
+        allocated = micropython.mem_total() - before
+    else:
+        gc.disable()
+        before = gc.mem_alloc()
+        net.step(x, lab, BATCH)
+        allocated = gc.mem_alloc() - before
+        gc.enable()
+    train_us = 0
+    for n in range(steps):
+        load(n % batches)
+        start = time.ticks_us()
+        net.step(x, lab, BATCH)
+        train_us += time.ticks_diff(time.ticks_us(), start)
+    infer_us = 0
+    for n in range(steps):
+        load(n % batches)
+        start = time.ticks_us()
+        net.predict(x, BATCH)
+        infer_us += time.ticks_diff(time.ticks_us(), start)
+    print("RESULT", kernel, steps * BATCH * 1000000 // train_us,
+          steps * BATCH * 1000000 // infer_us, setup, allocated)
+
+
+def host_main():
+    import argparse
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(root / "host")]
+    from udfa_host.idx import downsample2x2, load_split
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", default=",".join(PROFILES))
+    ap.add_argument("--steps", type=int, default=0, help="batches per run (default: per kernel)")
+    args = ap.parse_args()
+    shared = root.parent / "shared" / "bin"
+    interps = []
+    for name in ("micropython", str(shared / "micropython-ulab"),
+                 str(shared / "micropython-ulab-32")):
+        if os.access(name, os.X_OK) or (name == "micropython" and _which(name)):
+            interps.append(name)
+    images, labels = load_split(root / "data" / "mnist-demo", "train")
+    n_samples = 2 * BATCH
+    rows = ["%-9s %-20s %-6s %9s %9s %7s %8s %10s" % (
+        "profile", "interpreter", "kernel", "train/s", "infer/s", "x plain", "setup B",
+        "alloc B/step")]
+    with tempfile.TemporaryDirectory() as tmp:
+        libs = {arch: _compile(root / "device", Path(tmp) / arch, arch) for arch in ("x64", "x86")}
+        for prof in args.profiles.split(","):
+            sizes, heap = PROFILES[prof]
+            imgs = images[:n_samples]
+            if sizes[0] == 196:
+                imgs = downsample2x2(imgs)
+            path = os.path.join(tmp, "%s.bin" % prof)
+            with open(path, "wb") as f:
+                for i in range(n_samples):
+                    f.write(bytes([int(labels[i])]) + imgs[i].tobytes())
+            for interp in interps:
+                plain = None
+                for kernel in ("plain", "viper", "ulab"):
+                    steps = args.steps or STEPS[kernel]
+                    cmd = [interp, "-X", "heapsize=" + heap, __file__, kernel,
+                           ",".join(map(str, sizes)), path, str(n_samples), str(steps)]
+                    arch = "x86" if interp.endswith("-32") else "x64"  # viper's machine code
+                    env = dict(os.environ, MICROPYPATH=libs[arch])
+                    out = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                         timeout=600)
+                    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")]
+                    short = os.path.basename(interp)
+                    if not line:
+                        err = (out.stdout + out.stderr).strip().splitlines()
+                        why = err[-1] if err else "no output"
+                        if "ImportError" not in why:
+                            rows.append("%-9s %-20s %-6s %s" % (prof, short, kernel, why))
+                        continue
+                    _, _, train, infer, setup, alloc = line[0].split()
+                    train, infer = int(train), int(infer)
+                    if kernel == "plain":
+                        plain = train
+                    ratio = "%.1f" % (train / plain) if plain else "-"
+                    rows.append("%-9s %-20s %-6s %9d %9d %7s %8s %10s" % (
+                        prof, short, kernel, train, infer, ratio, setup, alloc))
+                    print(rows[-1], flush=True)
+    print()
+    print("\n".join(rows))
+
+
+def _compile(src, out, arch):
+    """The device package as .mpy files (as on a board: no compiler heap), if mpy-cross is
+    installed; else the sources. Returns the MICROPYPATH to use."""
+    import subprocess
+
+    if not _which("mpy-cross"):
+        return str(src)
+    for py in src.rglob("*.py"):
+        dst = out / py.relative_to(src).with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mpy-cross", "-march=" + arch, "-o", str(dst), str(py)], check=True)
+    return str(out)
+
+
+def _which(name):
+    import shutil
+
+    return shutil.which(name)
+
+
+if __name__ == "__main__":
+    if DEVICE:
+        kernel, sizes, path, n_samples, steps = sys.argv[1:6]
+        device_bench(kernel, [int(v) for v in sizes.split(",")], path, int(n_samples),
+                     int(steps))
+    else:
+        host_main()
