@@ -320,8 +320,11 @@ def setup_demo(p):
     p.add_argument("--interpreter", help="for a virtual board: the MicroPython to run")
     p.add_argument("--virtual-dir", help="for a virtual board: where its flash folder goes "
                    "(default: OUT/board)")
-    p.add_argument("--samples", type=int, default=4000,
-                   help="training samples of the shipped subset (at most 4000)")
+    p.add_argument("--data", type=Path, default=DEMO_DATA,
+                   help="IDX folder (default: the MNIST subset shipped in data/; a full MNIST "
+                   "folder makes this the on-board accuracy benchmark)")
+    p.add_argument("--samples", type=int,
+                   help="use only the first N training samples (default: all)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--kernel", help="default: the fastest the board has")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -9,7 +9,7 @@ import json
 import time
 
 from . import board_train, deploy, plots, push
-from .cli import DEMO_DATA, board_profile, load_images, open_board, side_for, summarize
+from .cli import board_profile, load_images, open_board, side_for, summarize
 from .evaluate import evaluate
 from .export import export
 from .shards import write_shards
@@ -32,11 +32,11 @@ def run(args):
     with open_board(args) as board:
         profile = board_profile(args, board)
         size = side_for(profile["network"]["inputs"])
-        images, labels = load_images(DEMO_DATA, "train", size, args.samples)
+        images, labels = load_images(args.data, "train", size, args.samples)
         for old in (out / "shards").glob("train-*.uds"):
             old.unlink()
         shards = write_shards(images, labels, out / "shards", "train", profile["shard_bytes"])
-        test_x, test_y = load_images(DEMO_DATA, "test", size)
+        test_x, test_y = load_images(args.data, "test", size)
         print("1/6 prepared %d training samples %dx%d in %d shards" % (len(labels), size, size,
                                                                        len(shards)))
         lap("prepare")
@@ -62,11 +62,11 @@ def run(args):
     curve = plots.plot_learning_curve(plots.read_log(log), out / "learning_curve.png", accuracy,
                                       "udfa on %s: %s" % (args.board, model.describe()))
     matrix = plots.plot_confusion(confusion, out / "confusion.png",
-                                  "test subset, %d samples" % len(test_y))
+                                  "test set, %d samples" % len(test_y))
     header = export(model, out / "model.h")
     lap("evaluate")
-    print("6/6 test accuracy on the shipped subset: %.2f%% (%d samples)"
-          % (100 * accuracy, len(test_y)))
+    print("6/6 test accuracy: %.2f%% (%d samples of %s)" % (100 * accuracy, len(test_y),
+                                                           args.data))
     print("seconds per step: " + ", ".join("%s %.1f" % kv for kv in timings.items()))
     print("plots: %s, %s\nmodel: %s (C header %s), training log: %s"
           % (curve, matrix, out / "model.udfa", header, log))
