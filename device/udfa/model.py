@@ -135,8 +135,11 @@ def read(f, path):
     magic, version, n_layers, in_max, seed = struct.unpack(_HEADER, head)
     if magic != MAGIC:
         raise ModelError("%s is not a udfa model file (bad magic)" % path)
+    if version == 2:  # conv / LES models (udfa.conv): same header, extended layer table
+        from udfa.conv import read_body
+        return read_body(f, path, n_layers, in_max, seed, crc)
     if version != VERSION:
-        raise ModelError("model %s has version %d; this udfa reads version %d"
+        raise ModelError("model %s has version %d; this udfa reads versions %d and 2"
                          % (path, version, VERSION))
     sizes, acts, shifts = [], [], []
     rec = bytearray(struct.calcsize(_LAYER))

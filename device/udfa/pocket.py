@@ -74,11 +74,33 @@ def relu_slope(x):
     return 8 if 0 < x < 127 else 0
 
 
+def leaky(x):
+    """Integer leaky ReLU (LES blocks): x at and above 0, x / 4 (floor) below: -32..127."""
+    return x if x >= 0 else x >> 2
+
+
+# LES trains these two with an L2 loss: their slopes pass straight through the 8-bit clamp
+# (no saturated zero), so a unit pushed past the range still gets the error that pulls it back.
+def leaky_slope(x):
+    return 8 if x >= 0 else 2  # 1, or the negative slope 1/4
+
+
+def linear(x):
+    """Identity on the scaled pre-activation, -127..127 (LES heads and output layers)."""
+    return -127 if x < -127 else x
+
+
+def linear_slope(x):
+    return 8
+
+
 # Activation ids are stored in model files: never renumber.
 ACTIVATIONS = {
     "sigmoid": (0, sigmoid, sigmoid_slope),
     "tanh": (1, tanh, tanh_slope),
     "relu": (2, relu, relu_slope),
+    "leaky": (3, leaky, leaky_slope),
+    "linear": (4, linear, linear_slope),
 }
 NAMES = {}
 for _name in ACTIVATIONS:

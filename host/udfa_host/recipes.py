@@ -20,3 +20,21 @@ RECIPES = {
                       "lr_shift": 15, "decay": 10, "fb_shift": 6, "target": [127, -127],
                       "epochs": 20},
 }
+
+# LES recipes (udfa.les, host/udfa_host/fit_cnn.py): a spec string names the network.
+# Shifts picked by short screens on 6,400 MNIST samples (docs/RESULTS.md).
+_CNN = {"size": 28, "net": "c16k3p2-c32k3p2-f10", "batch": 32, "lr_shift": 22,
+        "head_lr_shift": 12, "bw_shift": 10, "wd_shift": 0, "target": [64, 0], "decay": 2,
+        "epochs": 6}
+CNN_RECIPES = {
+    "mnist-cnn": _CNN,
+    "fashion-cnn": _CNN,
+    # the NITRO-D / PocketNN MLP, trained by LES
+    "les-mlp": {"size": 28, "net": "f100-f50-f10", "batch": 20, "lr_shift": 13,
+                "head_lr_shift": 10, "bw_shift": 10, "wd_shift": 0, "target": [64, 0],
+                "decay": 3, "epochs": 10},
+    # trains on a board: 14x14 inputs, batch 1, plain kernel within a 190 KB heap
+    "mnist14-cnn": {"size": 14, "net": "c8k3p2-c16k3p2-f10", "batch": 1, "lr_shift": 17,
+                    "head_lr_shift": 7, "bw_shift": 10, "wd_shift": 0, "target": [64, 0],
+                    "decay": 1, "epochs": 2},
+}

@@ -1,0 +1,176 @@
+# Host training of integer CNNs and LES MLPs (CPython): udfa.les with the numpy kernel and
+# numpy conv ops, bit-identical to the plain kernel on a board for the same batches.
+#
+#   python -m udfa_host.fit_cnn --data DIR --net c32k3p2-c64k3p2-f10 --epochs 10
+#   python -m udfa_host.fit_cnn --data DIR --net f100-f50-f10 --rule dfa   (udfa fit's DFA)
+# Epoch order: XorShift32(seed ^ epoch) shuffles the sample indices (portable: a board
+# replaying the same order gets the same weights).
+import argparse
+import json
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from udfa.conv import ConvModel, ConvNetwork, parse
+from udfa.les import LES
+from udfa.rng import XorShift32
+from udfa_host import conv_numpy, kernels_numpy
+from udfa_host.recipes import CNN_RECIPES
+
+EXACT_LIMIT = 1 << 53  # float64 BLAS sums stay exact below this
+
+
+def epoch_order(n, seed, epoch):
+    order = list(range(n))
+    XorShift32(seed ^ ((epoch + 1) * 0x9E37)).shuffle(order)
+    return np.array(order, dtype=np.int64)
+
+
+def predict(model, images, batch=500):
+    x_all = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
+    if x_all.shape[1] != model.n_inputs:
+        raise ValueError("the data has %d inputs per sample, the model expects %d"
+                         % (x_all.shape[1], model.n_inputs))
+    net = ConvNetwork(model, kernels_numpy, conv_numpy, batch)
+    x = kernels_numpy.buffer(batch, model.n_inputs, "B")
+    out = np.empty(len(x_all), dtype=np.int64)
+    for s in range(0, len(x_all), batch):
+        rows = min(batch, len(x_all) - s)
+        x[:rows] = x_all[s:s + rows]
+        out[s:s + rows] = net.predict(x, rows)[:rows]
+    return out
+
+
+def accuracy(model, images, labels):
+    return float((predict(model, images) == np.asarray(labels)).mean())
+
+
+def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threads=1,
+        model=None):
+    """Train a ConvModel by LES; returns (model, history of per-epoch figures)."""
+    shape = train_x.shape[1:] + (1,) if train_x.ndim == 3 else (1, 1, train_x.shape[1])
+    if model is None:
+        model = ConvModel(settings["net"], shape, 255, seed)
+        model.init_kaiming()
+    B = settings["batch"]
+    net = LES(model, kernels_numpy, conv_numpy, B, settings["lr_shift"],
+              settings.get("head_lr_shift"), settings["bw_shift"], settings.get("wd_shift", 0),
+              tuple(settings["target"]), EXACT_LIMIT)
+    x_all = train_x.reshape(len(train_x), -1)
+    x = kernels_numpy.buffer(B, model.n_inputs, "B")
+    lab = kernels_numpy.buffer(B, 1, "B")
+    history = []
+    for epoch in range(settings["epochs"]):
+        net.lr_shift = settings["lr_shift"] + epoch // settings["decay"]
+        net.head_lr_shift = settings.get("head_lr_shift", settings["lr_shift"]) + \
+            epoch // settings["decay"]
+        order = epoch_order(len(x_all), seed, epoch)
+        right = 0
+        start = time.perf_counter()
+        with threadpool_limits(threads, "blas"):
+            for s in range(0, len(order), B):
+                sel = order[s:s + B]
+                rows = len(sel)
+                x[:rows] = x_all[sel]
+                lab[:rows] = train_y[sel]
+                net.step(x, lab, rows)
+                right += int((net.y[:rows].argmax(axis=1) == lab[:rows]).sum())
+        seconds = time.perf_counter() - start
+        with threadpool_limits(threads, "blas"):
+            test = accuracy(model, test_x, test_y) if test_x is not None else None
+        history.append({"epoch": epoch + 1, "test_accuracy": test,
+                        "train_accuracy": right / len(order), "seconds": seconds,
+                        "samples_per_s": len(order) / seconds})
+        if on_epoch:
+            on_epoch(history[-1], model)
+    return model, history
+
+
+SETTINGS = ("net", "batch", "lr_shift", "head_lr_shift", "bw_shift", "wd_shift", "target",
+            "decay", "epochs", "size")
+
+
+def add_arguments(p):
+    p.add_argument("--data", required=True, help="folder with the IDX files (gz or plain)")
+    p.add_argument("--recipe", default="mnist-cnn", choices=sorted(CNN_RECIPES),
+                   help="network and settings (host/udfa_host/recipes.py CNN_RECIPES)")
+    p.add_argument("--net", help="architecture spec, e.g. c32k3p2-c64k3p2-f10 or f100-f50-f10")
+    p.add_argument("--rule", default="les", choices=("les", "dfa"),
+                   help="les (any spec) or dfa (dense specs only: runs udfa fit)")
+    for key in ("epochs", "batch", "lr-shift", "head-lr-shift", "bw-shift", "wd-shift",
+                "decay"):
+        p.add_argument("--" + key, type=int)
+    p.add_argument("--size", type=int, choices=(28, 14))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--limit", type=int, help="train on the first N samples only")
+    p.add_argument("--test-limit", type=int, help="evaluate on the first N test samples")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--out", default="model.udfa", help="model file to write (each epoch)")
+    p.add_argument("--log", help="JSONL file for the per-epoch figures")
+
+
+def settings_from(args):
+    settings = dict(CNN_RECIPES[args.recipe])
+    for key in SETTINGS:
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def _run_dfa(args, settings):
+    """A dense spec under DFA: the existing `udfa fit` with the spec's hidden widths."""
+    from udfa_host import fit as dfa_fit
+    widths = [p[1] for p in parse(settings["net"])]
+    dfa_args = argparse.Namespace(data=args.data, recipe="mnist", epochs=args.epochs,
+                                  hidden=",".join(map(str, widths[:-1])), size=args.size,
+                                  lr_shift=args.lr_shift, seed=args.seed, limit=args.limit,
+                                  out=args.out, log=args.log)
+    return dfa_fit.run(dfa_args)
+
+
+def run(args):
+    from udfa_host.fit import load_data
+    settings = settings_from(args)
+    if args.rule == "dfa":
+        if any(p[0] != 0 for p in parse(settings["net"])):
+            raise SystemExit("--rule dfa trains dense specs only (fN-...); use --rule les")
+        return _run_dfa(args, settings)
+    train_x, train_y, test_x, test_y = load_data(args.data, settings["size"])
+    if args.limit:
+        train_x, train_y = train_x[:args.limit], train_y[:args.limit]
+    if args.test_limit:
+        test_x, test_y = test_x[:args.test_limit], test_y[:args.test_limit]
+    print("udfa fit-cnn: LES %s on %s, %d training samples, %s" % (
+        settings["net"], "x".join(map(str, train_x.shape[1:])), len(train_x),
+        ", ".join("%s=%s" % (k, settings.get(k)) for k in SETTINGS[1:-1])), flush=True)
+    log = open(args.log, "a") if args.log else None
+
+    def on_epoch(h, model):
+        print("epoch %3d  test %.2f%%  train %.2f%%  %7.1f s  %6.0f samples/s" % (
+            h["epoch"], 100 * h["test_accuracy"], 100 * h["train_accuracy"], h["seconds"],
+            h["samples_per_s"]), flush=True)
+        model.save(args.out)
+        if log:
+            log.write(json.dumps(dict(h, net=settings["net"], recipe=args.recipe)) + "\n")
+            log.flush()
+
+    model, history = fit(train_x, train_y, test_x, test_y, settings, args.seed, on_epoch,
+                         args.threads)
+    best = max(history, key=lambda h: h["test_accuracy"])
+    print("best test accuracy %.2f%% (epoch %d); model written to %s (%d bytes of weights "
+          "for inference)" % (100 * best["test_accuracy"], best["epoch"], args.out,
+                               model.inference_bytes()))
+    return history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="udfa fit-cnn", description="train an integer CNN or "
+                                "LES MLP on the PC (numpy kernel)")
+    add_arguments(p)
+    run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
