@@ -353,6 +353,18 @@ def cmd_fit(args):
     return fit.run(args)
 
 
+def setup_fit_cnn(p):
+    from . import fit_cnn
+
+    fit_cnn.add_arguments(p)
+
+
+def cmd_fit_cnn(args):
+    from . import fit_cnn
+
+    return fit_cnn.run(args)
+
+
 # name -> (function, argparse setup, one-line help)
 VERBS = {
     "prepare": (cmd_prepare, setup_prepare, "IDX files -> data shards sized for a board"),
@@ -365,6 +377,8 @@ VERBS = {
     "plot": (cmd_plot, setup_plot, "learning curve and confusion matrix as PNG"),
     "demo": (cmd_demo, setup_demo, "the whole workflow on the shipped MNIST subset"),
     "fit": (cmd_fit, setup_fit, "train on the PC (numpy kernel, same integer rules)"),
+    "fit-cnn": (cmd_fit_cnn, setup_fit_cnn,
+                "train an integer CNN or LES MLP on the PC (spec string, e.g. c16k3p2-f10)"),
 }
 
 
