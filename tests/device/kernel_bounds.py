@@ -12,7 +12,8 @@ from udfa.model import Model
 from udfa.rng import XorShift32
 
 # sizes, acts, shifts (None: default), weights (0: +-wmax pattern, r > 0: uniform +-r),
-# inputs (255 or random), batch, lr_shift, fb_shift, target, rows of the last step
+# inputs (255, -1 random, -2 sparse random), batch, lr_shift, fb_shift, target, rows of the
+# last step
 CASES = (
     ([784, 20, 10], ["tanh", "sigmoid"], [0, 0], 0, 255, 16, 1, 7, (-127, 127), 16),
     ([196, 32, 16, 10], ["relu", "tanh", "tanh"], [0, 0, 0], 0, 255, 16, 1, 7, (-127, 127),
@@ -24,6 +25,13 @@ CASES = (
     ([196, 24, 10], ["tanh", "relu"], None, 40, -1, 3, 5, 2, (127, -127), 1),
     ([64, 40, 10], ["relu", "tanh"], [10, 9], 3, -1, 16, 20, 6, (127, -127), 16),
     ([64, 40, 10], ["tanh", "tanh"], [40, 3], 900, -1, 8, 40, 6, (127, -127), 5),
+    ([64, 40, 10], ["tanh", "tanh"], [20, 16], 3000, -1, 8, 11, 6, (127, -127), 6),
+    # sparse inputs (-2: zero borders and gaps, as MNIST): ulab's runs of nonzero columns,
+    # whole-W dots with carries (weights 3000) and byte-split dots (weights at +-wmax, relu's
+    # zeros feeding layer 2), deltas split at lr_shift 9 and 15
+    ([196, 32, 10], ["tanh", "tanh"], None, 3000, -2, 16, 15, 6, (127, -127), 16),
+    ([196, 24, 10], ["relu", "tanh"], None, 0, -2, 16, 9, 6, (127, -127), 7),
+    ([196, 24, 10], ["sigmoid", "tanh"], [15, 12], 1 << 15, -2, 8, 10, 4, (127, -127), 8),
 )
 STEPS = 3
 
@@ -47,7 +55,13 @@ def run(k, case):
     crc = 0
     for step in range(STEPS):
         for i in range(len(x)):
-            x[i] = xin if xin >= 0 else rng.below(256)
+            col = i % sizes[0]
+            if xin >= 0:
+                x[i] = xin
+            elif xin == -1 or (2 <= col // 14 < 12 and 3 <= col % 14 < 11 and rng.below(2)):
+                x[i] = rng.below(256)
+            else:
+                x[i] = 0
         for r in range(batch):
             lab[r] = rng.below(sizes[-1])
         rows = last if step == STEPS - 1 else batch

@@ -3,21 +3,26 @@
 #
 # ulab has no int32 dtype, wraps int8/int16 arithmetic silently, and np.dot works in float32,
 # which holds every integer only up to 2^24. So this kernel does all its arithmetic in float32
-# on integers, and every sum it forms, partial sums included, is bounded below 2^24 first
-# (bounds from the actual data: max |x|, max |W|, per-row max |d|):
-#   - one np.dot when the whole product fits (fresh, small weights);
-#   - else chunks of inputs (forward) or of batch rows (update) whose dots each fit, their
-#     sums carried as an exact pair (T, F) worth 256 * (T + F), T an integer and F a small
-#     multiple of 1/256 (_carry);
-#   - else (weights near wmax, huge deltas) W or d split as 256 * hi + lo, lo in 0..255, two
-#     dots per chunk, carried the same way;
-#   - floor((v + c) / 2^s) is then taken from the pair without ever forming v (_shift).
-# Multiplying or dividing by a power of two and np.floor are exact in float32, and no float
-# is read back into a Python scalar except bounds (CircuitPython's boxed floats keep only 22
-# bits, so those reads carry a margin). Integers come back out through uint8/int16 arrays.
-# Scalars given to ulab ops stay below 2^24: ulab turns an int >= 2^31 into a wrapped int32
-# (64-bit build) or raises OverflowError (32-bit build). Activation slopes must be 0 or
-# powers of two (pocket.py's are), so g * slope is exact at any size.
+# on integers, and every sum it forms, partial sums included, is bounded below 2^24 first.
+# np.dot costs far more per product than elementwise ops (two function-pointer loads per
+# product), so the kernel spends as few dot products as it can:
+#   - forward: over runs of input columns that are nonzero in some batch row (_segments:
+#     MNIST's zero borders are skipped), one dot per run of whole W when max|x| max|W| leaves
+#     room for 4+ columns below 2^23, else two on W's bytes, W = 256 (W >> 8) + (W & 255);
+#     sums kept as 256 H + G, G carried into H before it could pass 2^23 (_floor256);
+#   - update: d = 256 Dh + Dl, Dl in 0..255, two dots per run, and the rounding
+#     floor((256 P + Q + 2^(lr-1)) / 2^lr) = floor((P + floor(Q / 256) + 2^(lr-9)) / 2^(lr-8));
+#     lr_shift < 9 or huge deltas take _update_exact (data-dependent groups, (T, F) pairs);
+#   - floors without np.floor (slow on 32-bit builds): floor(v / 2^k) is v - 2^(k-1) + 1/2
+#     (exact below 2^23) scaled by 2^-k and rounded to nearest by adding and removing
+#     1.5 * 2^23, never a tie; forward's floor is the rounding of the final uint8 conversion.
+# Multiplying or dividing by a power of two is exact in float32, and no float is read back
+# into a Python scalar except bounds (CircuitPython's boxed floats keep only 22 bits, so
+# those reads carry a margin). Integers come back out through uint8/int16 arrays. Scalars
+# given to ulab ops stay below 2^24 and float scalars have at most 9 significant bits.
+# Activation slopes must be 0 or powers of two (pocket.py's are), so g * slope is exact.
+# This ulab computes int16 - float wrongly for negative int16 (reads them as uint16), so
+# the kernel only ever adds int16 arrays into float ones.
 #
 # Buffers: 'B', 'b' and 'h' buffers are array.array, as in plain.py (so row() gives readinto
 # views); 'i' buffers (the errors e and deltas d, used only by kernels) are float32 ndarrays
@@ -34,6 +39,11 @@ from udfa.pocket import BIAS_INPUT
 EXACT = 1 << 24  # float32 holds every integer of magnitude <= 2^24
 ROUNDER = 3 << 22  # 1.5 * 2^23: x + ROUNDER - ROUNDER is x rounded to an integer, |x| < 2^22
 _ITEMSIZE = {"B": 1, "b": 1, "h": 2}
+ROOM = 1 << 23  # the fast paths keep every float below this, so x - 127.5 etc. stay exact
+HALF = 0.5  # fpu-ok: one fraction bit, exact
+LOW = 127.5  # fpu-ok: 2^7 - 1/2: 8 significant bits, exact
+INV = [1 / (1 << k) for k in range(32)]  # fpu-ok: 2^-k, powers of two are exact
+GAP = 8  # zero input columns a segment bridges: cheaper than the ops and temporaries of a new one
 
 
 def buffer(rows, cols, typecode):
@@ -86,7 +96,21 @@ class Layer:
         self.cache = [None] * 24
         # elements of the largest float temporary: a share of the free heap (at least 1 KB,
         # at most 32 KB), so a small board stays clear of fragmentation and a big one is fast
-        self.chunk = max(256, min(8192, gc.mem_free() // 128))
+        free = gc.mem_free()
+        self.chunk = max(256, min(8192, free // 128))
+        # fast paths (forward, update): fixed byte splits, sizes from a larger heap share
+        self.signed = layer.in_max <= 127
+        span = n_in * layer.in_max + BIAS_INPUT  # sum of |x| over a sample, bias included
+        # |x (W >> 8)| <= span * 128 (or span * (wmax / 256 + 1), checked per call) < 2^23
+        self.check_w = span * 130 >= ROOM
+        self.fast = span * ((layer.wmax >> 8) + 3) < ROOM
+        elems = max(512, min(8192, free // 32))
+        self.fseg = max(1, min(elems // n_out, (ROOM - 512) // (layer.in_max * 255)))
+        self.useg = max(1, elems // (2 * n_out))
+        self.frows = max(1, elems // n_out)
+        self.xm = max(layer.in_max, BIAS_INPUT)
+        self.smax = _absmax(self.slopes)
+        self.col = None  # rows x 1 of BIAS_INPUT (forward's bias input), made on first use
 
 
 def bind(layer):
@@ -163,73 +187,155 @@ def _groups(bounds, limit):
     return ends
 
 
+def _segments(X, signed, n, seg):
+    """Runs [(i0, i1), ...] of input columns that are nonzero in some row of X, runs less than
+    GAP apart merged, each cut to at most `seg` columns. All-zero columns add nothing to x W
+    or to x^T d, so they are skipped (MNIST's borders)."""
+    hi = bytes(np.max(X, axis=0))
+    lo = bytes(np.min(X, axis=0)) if signed else hi  # the raw bytes: nonzero iff the value is
+    out = []
+    start = -1
+    end = 0  # one past the last nonzero column
+    for i in range(n):
+        if hi[i] or lo[i]:
+            if start < 0:
+                start = i
+            elif i - end > GAP:
+                _cut(out, start, end, seg)
+                start = i
+            end = i + 1
+    if start >= 0:
+        _cut(out, start, end, seg)
+    return out
+
+
+def _cut(out, i0, i1, seg):
+    while i1 - i0 > seg:
+        out.append((i0, i0 + seg))
+        i0 += seg
+    out.append((i0, i1))
+
+
+def _floor256(v):
+    """floor(v / 256) as a new array, v integer-valued with |v| < 2^23 - 128: v - 127.5 is
+    exact (a half-integer below 2^23), / 256 exact, and its fraction lies strictly between
+    -1/2 and +1/2 of floor(v / 256), so rounding to nearest (+- 1.5 * 2^23) gives the floor."""
+    f = v - LOW
+    f *= INV[8]
+    f += ROUNDER
+    f -= ROUNDER
+    return f
+
+
 def forward(L, x, rows, a, s):
-    """a = act(clamp((x W + 127 b) >> shift)); s = its slope (skipped when s is None)."""
+    """a = act(clamp((x W + 127 b) >> shift)); s = its slope (skipped when s is None).
+
+    Per run of nonzero input columns: one dot of whole W into G when max|x| max|W| allows
+    runs of 4+ columns below 2^23; else W = 256 Wh + Wl with Wh = W >> 8, Wl = W & 255
+    (int16 ops) and two dots, into H = x Wh (|H| < 2^23 by Layer.fast) and G = x Wl. G is
+    carried into H by _floor256 before |G| could pass 2^23 (H += floor(G / 256)), then
+    h = 256 H + G is exact wherever |h| < 2^24, and the clamp needs only |h| < 2^(shift+7);
+    beyond that rounding is monotone and +-2^(shift+7) are floats, so the clamp still holds.
+    The floor comes from rounding to nearest in the final uint8 conversion (see _index)."""
+    sh = L.shift
+    if not L.fast:
+        raise ValueError("ulab kernel: %d inputs of up to %d are too many; use the viper or "
+                         "plain kernel" % (L.n_in, L.in_max))
     n_in = L.n_in
-    X = _view(L.cache, 0, x, n_in, L.xdtype)
+    n_out = L.n_out
+    c = L.cache
+    X = _view(c, 0, x, n_in, L.xdtype)
+    A = _view(c, 1, a, n_out, np.int8)
+    S = None if s is None else _view(c, 2, s, n_out, np.uint8)
     W = L.Wv
     b = L.bv
     wabs = _absmax(W)
-    babs = _absmax(b)
-    if wabs > L.wmax or babs > L.wmax:
+    if L.check_w and (wabs > L.wmax or _absmax(b) > L.wmax):
         raise ValueError("a weight exceeds the layer bound %d: re-initialise the model"
                          % L.wmax)
-    xmax = _absmax(X[:rows])
-    bias = np.array(b, dtype=np.float)
-    bias *= BIAS_INPUT  # |127 b| < 2^22
-    A = _view(L.cache, 1, a, L.n_out, np.int8)
-    S = None if s is None else _view(L.cache, 2, s, L.n_out, np.uint8)
-    # a block of batch rows at a time keeps the float temporaries within L.chunk elements
-    block = max(1, L.chunk // L.n_out)
+    # whole W (one dot per segment, into G) while 4 input columns of x W stay below 2^23;
+    # else its bytes (two dots per segment)
+    whole = _absmax(X[:rows]) * wabs
+    if whole * 4 < ROOM - 512:
+        unit = whole  # G grows by at most this per input column
+        seg = max(1, min(L.fseg, (ROOM - 512) // (whole + 1)))
+    else:
+        whole = 0
+        unit = L.in_max * 255
+        seg = L.fseg
+    segs = _segments(X[:rows], L.signed, n_in, seg)
+    if whole:
+        bh = np.zeros((1, n_out), dtype=np.int16)
+        bl = b
+    else:
+        bh = np.right_shift(b, 8)
+        bl = np.bitwise_and(b, 255)
+    block = L.frows
     for r0 in range(0, rows, block):
         r1 = min(r0 + block, rows)
-        z = _preact(L, X[r0:r1], r1 - r0, W, bias, xmax, wabs, babs)
-        idx = np.array(z, dtype=np.uint8).reshape(((r1 - r0) * L.n_out,))
-        z = None
-        A[r0:r1] = np.take(L.values, idx).reshape((r1 - r0, L.n_out))
+        col = _col(L, r1 - r0)
+        H = np.dot(col, bh)  # 127 (b >> 8), |.| <= 127 * 128
+        G = np.dot(col, bl)  # 127 (b & 255), 0..32385 (127 b, |.| < 2^22, for whole W)
+        room = ROOM - 256 - (BIAS_INPUT << 15)
+        Xr = X[r0:r1]
+        for seg in segs:
+            i0 = seg[0]
+            i1 = seg[1]
+            cost = (i1 - i0) * unit
+            if cost > room:  # G could pass 2^23 - 256: move floor(G / 256) into H
+                f = _floor256(G)
+                H += f
+                f *= 256
+                G -= f  # 0..255
+                f = None
+                room = ROOM - 512
+            room -= cost
+            Xb = Xr[:, i0:i1]
+            Wb = W[i0:i1]
+            if whole:
+                G += np.dot(Xb, Wb)  # every partial sum < 2^23: exact
+            else:
+                H += np.dot(Xb, np.right_shift(Wb, 8))  # every partial sum < 2^23: exact
+                G += np.dot(Xb, np.bitwise_and(Wb, 255))
+        if sh <= 15:
+            H *= 256
+            H += G  # h: exact while |h| < 2^24, else rounded monotonically (clamped next)
+            k = sh
+        else:  # floor(h / 2^s) = floor((H + floor(G / 256)) / 2^(s-8)), |.| < 2^23
+            H += _floor256(G)
+            k = sh - 8
+            if k > 15:  # the same identity once more: |H| < 2^23 - 128 (Layer.fast)
+                H = _floor256(H)
+                k -= 8
+        G = None
+        idx = _index(H, k)
+        H = None
+        A[r0:r1] = np.take(L.values, idx).reshape((r1 - r0, n_out))
         if S is not None:
-            S[r0:r1] = np.take(L.slopes, idx).reshape((r1 - r0, L.n_out))
+            S[r0:r1] = np.take(L.slopes, idx).reshape((r1 - r0, n_out))
 
 
-def _preact(L, X, rows, W, bias, xmax, wabs, babs):
-    """clamp((x W + 127 b) >> shift, -128, 127) + 128 for a block of rows, as floats."""
-    n_in = L.n_in
-    # inputs per dot so that its partial sums stay below 2^24: c * xmax * wabs < 2^24
-    c = (EXACT - 1) // (xmax * wabs + 1)
-    if c >= n_in and n_in * xmax * wabs + BIAS_INPUT * babs < EXACT:
-        X = np.array(X, dtype=np.float)  # float x int16 is the fastest np.dot (uint8 is slow)
-        h = np.dot(X, W)  # every partial sum <= n_in * xmax * wabs < 2^24: exact
-        h += bias  # |h| < 2^24: exact
-        z = _floor_shift(h, L.shift)
+def _col(L, rows):
+    """rows x 1 of BIAS_INPUT (uint8), kept on the handle."""
+    if L.col is None or len(L.col) != rows:
+        L.col = np.full((rows, 1), BIAS_INPUT, dtype=np.uint8)
+    return L.col
+
+
+def _index(h, s):
+    """clamp(floor(h / 2^s), -128, 127) + 128 as a flat uint8 array (0 <= s <= 15, h exact
+    where |h| < 2^(s+7)). With h clamped to [-2^(s+7), 127 * 2^s], h + 127.5 * 2^s + 1/2 is
+    exact (s + 9 bits), and divided by 2^s it is floor(h / 2^s) + 128 + (j + 1/2) / 2^s - 1/2
+    with 0 <= j < 2^s: never a tie, so the conversion's rounding to nearest gives
+    floor(h / 2^s) + 128, 0..255."""
+    z = np.clip(h, -(128 << s), 127 << s)
+    if s:
+        z += 255 << (s - 1)
+        z += HALF
+        z *= INV[s]
     else:
-        T = np.zeros((rows, L.n_out), dtype=np.float)
-        F = np.zeros((rows, L.n_out), dtype=np.float)
-        _carry(T, F, bias + T)
-        if c >= 4:  # one dot per chunk of c inputs, carried (W is only viewed)
-            for i0 in range(0, n_in, c):
-                i1 = min(i0 + c, n_in)
-                _carry(T, F, np.dot(np.array(X[:, i0:i1], dtype=np.float), W[i0:i1]))
-        else:  # weights near wmax: two dots per chunk, on the bytes of W
-            _split_forward(X, W, T, F, n_in, xmax, L.n_out, L.chunk)
-        z = _shift(T, F, L.shift, 0)
-    z = np.clip(z, -128, 127)
-    z += 128
-    return z
-
-
-def _split_forward(X, W, T, F, n_in, xmax, n_out, chunk):
-    """Add x W to (T, F) over input chunks, with W = 256 * (W >> 8) + (W & 255).
-    Chunk of c inputs: |x (W & 255)| <= c * xmax * 255 < 2^24. |x (W >> 8)| <=
-    n_in * xmax * (wmax / 256 + 1) < 2^22 + 2^18 since n_in * xmax * wmax < 2^30, so T,
-    which adds up those and the carries, stays below 2^23."""
-    c = (EXACT - 1) // (xmax * 255 + 1)
-    c = max(1, min(c, chunk // n_out))  # the two int16 parts take 4 * c * n_out bytes
-    for i0 in range(0, n_in, c):
-        i1 = min(i0 + c, n_in)
-        Xc = np.array(X[:, i0:i1], dtype=np.float)
-        Wc = W[i0:i1]
-        T += np.dot(Xc, np.right_shift(Wc, 8))
-        _carry(T, F, np.dot(Xc, np.bitwise_and(Wc, 255)))
+        z += 128
+    return np.array(z, dtype=np.uint8).reshape((z.size,))
 
 
 def output_delta(L, y, s, labels, rows, hi, lo, e, d):
@@ -257,16 +363,76 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
     E = _view(c, 7, e, n_cls, None)[:rows]
     S = _view(c, 8, s, n, np.uint8)
     D = _view(c, 9, d, n, None)
-    if n_cls * _absmax(E) * _absmax(R) >= EXACT:
+    er = n_cls * _absmax(E) * _absmax(R)
+    if er >= EXACT:
         raise ValueError("ulab kernel: %d classes x error x feedback reach 2^24; use the "
                          "viper or plain kernel" % n_cls)
     g = np.dot(E, R)  # |e R| <= n_cls * max|e| * max|R| < 2^24: exact
     g *= S[:rows]  # slopes are 0 or powers of two: exact whatever |g|
-    D[0:rows] = _floor_shift(g, shift if shift < 31 else 31)  # 24 significant bits: exact
+    k = shift if shift < 23 else 23  # |g| < 2^23 below: floor(g / 2^k) is 0 or -1 past 23
+    if k == 0:
+        D[0:rows] = g
+    elif er * L.smax + (1 << (k - 1)) < ROOM:
+        # floor(g / 2^k) = round((g - 2^(k-1) + 1/2) / 2^k): a half-integer below 2^23
+        # (exact), scaled by 2^-k (exact), never a tie; rounded by +- 1.5 * 2^23
+        g -= 1 << (k - 1)
+        g += HALF
+        g *= INV[k]
+        g += ROUNDER
+        g -= ROUNDER
+        D[0:rows] = g
+    else:
+        D[0:rows] = _floor_shift(g, shift if shift < 31 else 31)  # 24 significant bits: exact
 
 
 def update(L, x, d, rows, lr_shift):
-    """W -= round((x^T d) / 2^lr_shift), b likewise with the constant input 127; clamped."""
+    """W -= round((x^T d) / 2^lr_shift), b likewise with the constant input 127; clamped.
+
+    Fast path (lr_shift >= 9, modest deltas): d = 256 Dh + Dl, Dl in 0..255, P = x^T Dh and
+    Q = x^T Dl (two dots per run of nonzero input columns, both below 2^23), and
+      floor((256 P + Q + 2^(lr-1)) / 2^lr) = floor((P + floor(Q / 256) + 2^(k-1)) / 2^k),
+    k = lr - 8, taken as round((P + floor(Q / 256) + 1/2) / 2^k) (never a tie)."""
+    n_in = L.n_in
+    n_out = L.n_out
+    c = L.cache
+    s = lr_shift if lr_shift < 31 else 31  # |acc| < 2^30: larger shifts round the same
+    X = _view(c, 0, x, n_in, L.xdtype)[:rows]
+    D = _view(c, 10, d, n_out, None)[:rows]
+    dabs = _absmax(D)
+    xm = rows * L.xm
+    # Q: |x^T Dl| <= rows * xm * 255; P: |x^T Dh| <= rows * xm * (dabs / 256 + 1), and
+    # |P + floor(Q / 256)| + 1 < 2^23
+    if s < 9 or dabs >= ROOM // 2 or xm * 255 >= ROOM - 256 or xm * ((dabs >> 8) + 3) >= ROOM:
+        return _update_exact(L, x, d, rows, lr_shift)
+    Dh = _floor256(D)
+    Dl = Dh * -256
+    Dl += D  # 0..255
+    inv = -INV[s - 8]
+    wmax = L.wmax
+    W = L.Wv
+    for seg in _segments(X, L.signed, n_in, L.useg):
+        _step(W, seg[0], seg[1], X[:, seg[0]:seg[1]].transpose(), Dh, Dl, inv, wmax)
+    if L.bias_rows != rows:
+        L.bias_x = np.full((1, rows), BIAS_INPUT, dtype=np.uint8)
+        L.bias_rows = rows
+    _step(L.bv, 0, 1, L.bias_x, Dh, Dl, inv, wmax)
+
+
+def _step(W, i0, i1, XT, Dh, Dl, inv, wmax):
+    """W[i0:i1] = clamp(W - floor((256 XT Dh + XT Dl + 2^(lr-1)) / 2^lr)) (update's fast
+    path; inv = -2^-(lr-8))."""
+    P = np.dot(XT, Dh)  # partial sums < 2^23: exact
+    P += _floor256(np.dot(XT, Dl))  # 0 <= Dl <= 255: |XT Dl| < 2^23 - 256
+    P += HALF
+    P *= inv  # negative: -(P + 1/2) / 2^k, whose rounding is -q (no ties, symmetric)
+    P += ROUNDER
+    P -= ROUNDER
+    P += W[i0:i1]  # W - q, |.| < 2^23: exact (float += int16; int16 - float reads the
+    W[i0:i1] = np.clip(P, -wmax, wmax)  # int16 as uint16 in this ulab)
+
+
+def _update_exact(L, x, d, rows, lr_shift):
+    """update() for lr_shift < 9 or huge deltas: data-dependent groups or a split of d."""
     n_in = L.n_in
     n_out = L.n_out
     c = L.cache
