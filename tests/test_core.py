@@ -14,7 +14,7 @@ from udfa_host import kernels_numpy
 
 # (x, tanh, tanh slope, sigmoid, sigmoid slope, relu, relu slope) at every breakpoint
 BREAKPOINTS = [
-    (-128, -127, 0, 1, 0, 0, 0),  # saturated low end
+    (-128, -127, 1, 1, 1, 0, 0),  # saturated low end: tanh, sigmoid keep slope 1/8
     (-127, -120, 2, 4, 1, 0, 0),
     (-75, -107, 2, 10, 1, 0, 0),
     (-74, -106, 8, 11, 4, 0, 0),
@@ -28,7 +28,7 @@ BREAKPOINTS = [
     (74, 106, 8, 117, 4, 74, 8),
     (75, 106, 2, 117, 1, 75, 8),
     (126, 119, 2, 123, 1, 126, 8),
-    (127, 127, 0, 127, 0, 127, 0),  # saturated high end
+    (127, 127, 1, 127, 1, 127, 0),  # saturated high end
 ]
 
 

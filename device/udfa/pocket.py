@@ -2,8 +2,11 @@
 #
 # Input: the pre-activation already scaled and clamped to the 8-bit range -128..127.
 # The two ends are the saturated pieces: -128 stands for "-128 or below" and 127 for
-# "127 or above", so their slope is 0. Outputs fit in int8. Slopes are integers in
-# units of 1/8 (SLOPE_SHIFT), so a derivative is a multiply by 0, 1, 2, 4, 8 or 16.
+# "127 or above". There tanh and sigmoid keep a small slope, 1/8, instead of 0: a unit pushed
+# past the range still gets the error that pulls it back. With 0, units that saturate early
+# stay dead and training collapses for some shifts (measured: 196-60-10 stuck at 77-85 %
+# instead of 96.3 %, 784-512-10 at 87 % instead of 96.6 %). Outputs fit in int8. Slopes are
+# integers in units of 1/8 (SLOPE_SHIFT): a derivative is a multiply by 0, 1, 2, 4, 8 or 16.
 # Divisions by 2, 4, 8 are arithmetic right shifts (floor), the same on every port.
 from array import array
 
@@ -30,7 +33,7 @@ def tanh(x):
 
 def tanh_slope(x):
     if x <= -128 or x >= 127:
-        return 0
+        return 1  # saturated: 1/8
     if x <= -75 or x >= 75:
         return 2  # 1/4
     if x <= -32 or x >= 32:
@@ -57,7 +60,7 @@ def sigmoid(x):
 
 def sigmoid_slope(x):
     if x <= -128 or x >= 127:
-        return 0
+        return 1  # saturated: 1/8
     if x <= -75 or x >= 75:
         return 1  # 1/8
     if x <= -33 or x >= 32:
