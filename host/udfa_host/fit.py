@@ -39,7 +39,7 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_
     sizes = [train_x[0].size] + list(settings["hidden"]) + [10]
     model_path, ckpt = str(work / "init.udfa"), str(work / "ckpt.udfa")
     with contextlib.redirect_stdout(io.StringIO()):
-        agent.create(model_path, sizes, settings["acts"], seed=seed, init=init)
+        agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed, init)
     history = []
     for epoch in range(settings["epochs"]):
         lines = io.StringIO()
@@ -87,6 +87,7 @@ def settings_from(args):
     if args.hidden:
         settings["hidden"] = [int(n) for n in args.hidden.split(",")]
         settings["acts"] = [settings["acts"][0]] * (len(settings["hidden"]) + 1)
+        settings.pop("shifts", None)
     return settings
 
 

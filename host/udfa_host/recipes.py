@@ -1,14 +1,16 @@
 # Training recipes (host): named networks and DFA settings measured in docs/RESULTS.md.
-# Each recipe gives the arguments of udfa.agent.create / udfa.agent.train plus the data size.
+# Each recipe gives the arguments of udfa.agent.create / udfa.agent.train plus the data size;
+# "shifts" (per layer) is optional: model.default_shift otherwise. "decay": the learning rate
+# halves (lr_shift + 1) every `decay` epochs.
 
 RECIPES = {
     # PocketNN's own MNIST network, for comparison with its 96.98 %
     "pocketnn": {"size": 28, "hidden": [100, 50], "acts": ["tanh", "tanh", "tanh"],
                  "batch": 20, "lr_shift": 16, "decay": 10, "fb_shift": 6,
                  "target": [127, -127], "epochs": 20},
-    "mnist": {"size": 28, "hidden": [512], "acts": ["tanh", "tanh"], "batch": 20,
-              "lr_shift": 17, "decay": 10, "fb_shift": 6, "target": [127, -127],
-              "epochs": 20},
+    "mnist": {"size": 28, "hidden": [1024], "acts": ["tanh", "tanh"], "shifts": [14, 12],
+              "batch": 20, "lr_shift": 17, "decay": 2, "fb_shift": 6, "target": [127, -127],
+              "epochs": 10},
     "fashion": {"size": 28, "hidden": [512], "acts": ["tanh", "tanh"], "batch": 20,
                 "lr_shift": 17, "decay": 10, "fb_shift": 6, "target": [127, -127],
                 "epochs": 20},
