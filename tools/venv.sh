@@ -10,6 +10,9 @@ stamp="$venv/.udfa-installed"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q -e "$root[test]"
+    # CircuitPython's typing stubs, without their Adafruit-Blinka dependency: Blinka installs
+    # a `micropython` module into CPython, which the device code must not find on the host
+    "$venv/bin/python" -m pip install -q --no-deps adafruit-circuitpython-typing
     touch "$stamp"
 fi
 # shellcheck disable=SC1091
