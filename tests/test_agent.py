@@ -92,3 +92,21 @@ def test_checkpoint_survives_damage(tmp_path):
         checkpoint.load(path)
     model, state = checkpoint.restore(path)
     assert state["seen"] == 10 and model.layers[0].W[0] == 0
+
+
+def test_shards_by_prefix_train_like_the_list(shard_dir, monkeypatch):
+    from udfa import agent
+    from udfa.checksum import crc32
+    monkeypatch.chdir(shard_dir)
+    (shard_dir / "a.uds").rename(shard_dir / "p-000.uds")
+    (shard_dir / "b.uds").rename(shard_dir / "p-001.uds")
+    crcs = []
+    for shards in (["p-000.uds", "p-001.uds"], "p"):
+        agent.create("model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+        agent.train(shards, epochs=2, batch=8, lr_shift=13, fresh=True)
+        model, state = checkpoint.load("ckpt.udfa")
+        assert state["config"]["shards"] == shards and state["seen"] == 220
+        crcs.append(crc32(model.layers[0].W))
+    assert crcs[0] == crcs[1]
+    with pytest.raises(ValueError, match="no shards q"):
+        agent.train("q", fresh=True)

@@ -1,5 +1,6 @@
 # Board agent (device): what the host calls over the REPL (through mpremote) to create,
-# train and evaluate a model on the shards in the board's file system.
+# train and evaluate a model on the shards in the board's file system. `shards` is a list
+# of paths or a prefix P naming P-000.uds, P-001.uds, ... (see feed.ShardFeed).
 #
 # Every report is one line "UDFA {json}" so the host can follow training live.
 # Training checkpoints every `every` samples and at each epoch end; a call after a reset
@@ -38,7 +39,7 @@ def create(path, sizes, acts, shifts=None, seed=1, init=0):
 def train(shards, model="model.udfa", epochs=1, batch=16, lr_shift=14, decay=10, fb_shift=6,
           fb_range=127, target=(127, -127), kernel=None, ckpt="ckpt.udfa", every=2000,
           report_every=500, fresh=False):
-    config = {"shards": list(shards), "model": model, "batch": batch, "lr_shift": lr_shift,
+    config = {"shards": shards, "model": model, "batch": batch, "lr_shift": lr_shift,
               "decay": decay, "fb_shift": fb_shift, "fb_range": fb_range,
               "target": list(target)}
     found = None if fresh else checkpoint.restore(ckpt)

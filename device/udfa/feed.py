@@ -3,31 +3,54 @@
 #
 # Epoch order: the shards in a shuffled order, and each shard's samples shuffled, both from
 # XorShift32(seed, epoch). Only one shard's permutation (u16 per sample) is in RAM at a time.
+import os
 from array import array
 
 from udfa.rng import XorShift32
 from udfa.shard import Shard
 
 
+def _exists(path):
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
+
+
 class ShardFeed:
-    def __init__(self, paths, kernel, batch, n_inputs, n_classes):
-        if not paths:
-            raise ValueError("no shards to train on: push some with 'udfa push'")
-        self.paths = paths
-        self.counts = []
-        for p in paths:  # verify every CRC up front; open one shard at a time later
+    """shards: a list of paths, or a prefix P naming P-000.uds, P-001.uds, ... (as the host
+    writes them): then no list of names is kept in RAM, only one name at a time."""
+
+    def __init__(self, shards, kernel, batch, n_inputs, n_classes):
+        self.shards = shards
+        if isinstance(shards, str):
+            n = 0
+            while _exists(self.path(n)):
+                n += 1
+        else:
+            n = len(shards)
+        if not n:
+            raise ValueError("no shards %s to train on: push some with 'udfa push'" % shards)
+        self.counts = array("H", bytes(2 * n))
+        for i in range(n):  # verify every CRC up front; open one shard at a time later
+            p = self.path(i)
             with Shard(p) as s:
                 s.expect(n_inputs, n_classes)
                 if s.count > 65535:
                     raise ValueError("shard %s: more than 65535 samples" % p)
-                self.counts.append(s.count)
-        self.total = sum(self.counts)
+                self.counts[i] = s.count
         self.batch = batch
         self.x = kernel.buffer(batch, n_inputs, "B")
         self.labels = kernel.buffer(batch, 1, "B")
         self._rows = [kernel.row(self.x, r, n_inputs) for r in range(batch)]
         self._perm = array("H", bytes(2 * max(self.counts)))
-        self._shard_order = list(range(len(paths)))
+        self._shard_order = list(range(n))
+        self.total = sum(self.counts)
+
+    def path(self, i):
+        return self.shards[i] if isinstance(self.shards, list) else "%s-%03d.uds" % (
+            self.shards, i)
 
     def batches(self, seed, epoch, skip=0):
         """Fill self.x / self.labels batch after batch; yields the rows in each batch.
@@ -47,7 +70,7 @@ class ShardFeed:
             if skip >= n:  # the whole shard was trained before the resume
                 skip -= n
                 continue
-            with Shard(self.paths[si], verify=False) as shard:
+            with Shard(self.path(si), verify=False) as shard:
                 for i in range(skip, n):
                     self.labels[rows] = shard.read(perm[i], self._rows[rows])
                     rows += 1

@@ -44,7 +44,8 @@ def settings(profile, overrides):
 
 
 def board_shards(board, prefix="train"):
-    """Board paths of the shards data/<prefix>-*.uds, sorted."""
+    """The board path prefix P of the shards P-000.uds, P-001.uds, ... that the agent reads
+    one after the other (a prefix, not a list: a board keeps no list of names in RAM)."""
     try:
         names = [e.name for e in board.ls(BOARD_DATA)]
     except BoardFileError:  # no data folder yet
@@ -54,7 +55,11 @@ def board_shards(board, prefix="train"):
     if not found:
         raise TrainError("board at %s holds no shards %s/%s-*.uds: run 'udfa prepare' and "
                          "'udfa push' first" % (board.port, BOARD_DATA, prefix))
-    return sorted(found)
+    path = BOARD_DATA + "/" + prefix
+    if sorted(found) != ["%s-%03d.uds" % (path, i) for i in range(len(found))]:
+        raise TrainError("board at %s: shards %s-*.uds are not numbered 000 to %03d: push "
+                         "with --prune to remove stale ones" % (board.port, path, len(found) - 1))
+    return path
 
 
 def check_deployed(board):
