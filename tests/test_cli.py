@@ -174,7 +174,7 @@ def test_train_settings_come_from_the_profile_with_flags_on_top():
     profile = load_profile("rp2040")
     merged = board_train.settings(profile, {"epochs": 2, "batch": None})
     assert merged["epochs"] == 2 and merged["batch"] == profile["train"]["batch"]
-    assert board_train.network_sizes(profile) == [196, 128, 10]
+    assert board_train.network_sizes(profile) == [196, 112, 10]
     for name in ("rp2040", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"):
         p = load_profile(name)
         assert len(p["train"]["acts"]) == len(board_train.network_sizes(p)) - 1, name

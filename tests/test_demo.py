@@ -13,6 +13,6 @@ def test_demo_trains_on_the_virtual_board(tmp_path, capsys):
     result = json.loads((out / "eval.json").read_text())
     assert result["samples"] == 1000 and result["accuracy"] > 0.6
     model = model_file.load(str(out / "model.udfa"))
-    assert model.sizes == (196, 128, 10)
+    assert model.sizes == (196, 112, 10)
     for name in ("learning_curve.png", "confusion.png", "model.h", "train.jsonl"):
         assert (out / name).stat().st_size > 0

@@ -110,8 +110,14 @@ for _name in ACTIVATIONS:
     NAMES[ACTIVATIONS[_name][0]] = _name
 
 
+_TABLES = {}  # one pair of tables per activation, shared by every layer that uses it
+
+
 def tables(name):
-    """(values, slopes): array('b') and bytearray of 256 entries, indexed by x + 128."""
+    """(values, slopes): array('b') and bytearray of 256 entries, indexed by x + 128.
+    Shared between callers: read them, never write them."""
+    if name in _TABLES:
+        return _TABLES[name]
     if name not in ACTIVATIONS:
         raise ValueError("unknown activation %r (have: %s)" % (name, ", ".join(ACTIVATIONS)))
     _, fn, slope = ACTIVATIONS[name]
@@ -120,4 +126,5 @@ def tables(name):
     for x in range(-128, 128):
         values[x + 128] = fn(x)
         slopes[x + 128] = slope(x)
+    _TABLES[name] = (values, slopes)
     return values, slopes
