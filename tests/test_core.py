@@ -169,3 +169,20 @@ def test_host_evaluate_matches_the_plain_forward_pass():
     assert acc == conf.trace() / 37
     with pytest.raises(ValueError, match="expects 20"):
         evaluate(m, x[:, :10], y)
+
+
+def test_random_rounding_keeps_small_updates_on_average():
+    """An update of a quarter unit per step: round-to-nearest would never move the weight;
+    the random offset moves it by about a quarter unit per step."""
+    m = Model([1, 1], ["tanh"], [0], seed=3)
+    net = DFA(m, plain, batch=1, lr_shift=12)
+    L = m.layers[0]
+    x = plain.buffer(1, 1, "B")
+    x[0] = 64
+    d = plain.buffer(1, 1, "i")
+    d[0] = 16  # acc = 64 * 16 = 2^10 = 2^12 / 4
+    plain.update(L, x, d, 1, 12, 1 << 11)  # the old rule: nearest
+    assert L.W[0] == 0
+    for _ in range(400):
+        plain.update(L, x, d, 1, 12, net.rounding.next30() & 4095)
+    assert -130 < L.W[0] < -70  # about -100

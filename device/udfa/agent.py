@@ -50,16 +50,18 @@ def train(shards, model="model.udfa", epochs=1, batch=16, lr_shift=14, decay=10,
                              "fresh=True to start over" % (ckpt, state["config"]))
     else:
         net_model = load(model)
-        state = {"epoch": 0, "next": 0, "seen": 0, "config": config}
+        state = {"epoch": 0, "next": 0, "seen": 0, "config": config, "rounding": None}
     k = kernels.load(kernel)
     feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
     net = DFA(net_model, k, batch, lr_shift, fb_shift, fb_range, target)
+    if state["rounding"]:  # resume the rounding offsets where the checkpoint left them
+        net.rounding.hi, net.rounding.lo = state["rounding"]
     conf = Confusion(net_model.n_classes)
     report("start", {"net": net_model.describe(), "kernel": k.__name__, "samples": feed.total,
                      "epoch": state["epoch"], "next": state["next"], "free": free_heap()})
     while state["epoch"] < epochs:
         epoch = state["epoch"]
-        net.lr_shift = lr_shift + epoch // decay
+        net.set_lr_shift(lr_shift + epoch // decay)
         conf.clear()
         done = state["next"]
         for rows in feed.batches(net_model.seed, epoch, done):
@@ -73,13 +75,18 @@ def train(shards, model="model.udfa", epochs=1, batch=16, lr_shift=14, decay=10,
                                     "train_bp": conf.basis_points()})
             if done % every < rows and done < feed.total:
                 state["next"] = done
-                checkpoint.save(ckpt, net_model, state)
+                save(ckpt, net, state)
         state["epoch"] = epoch + 1
         state["next"] = 0
-        checkpoint.save(ckpt, net_model, state)
+        save(ckpt, net, state)
         report("epoch", {"epoch": epoch, "train_bp": conf.basis_points(),
                          "free": free_heap()})
     report("done", {"ckpt": ckpt, "epochs": state["epoch"], "seen": state["seen"]})
+
+
+def save(ckpt, net, state):
+    state["rounding"] = [net.rounding.hi, net.rounding.lo]
+    checkpoint.save(ckpt, net.model, state)
 
 
 def evaluate(shards, model="ckpt.udfa", batch=16, kernel=None):

@@ -67,6 +67,8 @@ class LES(ConvNetwork):
         n_cls = model.n_classes
         hi = self.hi
         lo = self.lo
+        half = (1 << self.lr_shift) >> 1  # LES rounds updates to nearest, ties up
+        head_half = (1 << self.head_lr_shift) >> 1
         self.forward(x, rows)
         k.output_delta(self.Lout, self.y, self.sy, labels, rows, hi, lo, self.e, self.dout)
         blocks = model.blocks
@@ -81,7 +83,7 @@ class LES(ConvNetwork):
                 k.output_delta(Lh, self.yh[n], self.sh[n], labels, rows, hi, lo, self.eh[n],
                                self.dh[n])
                 ops.back(self.dh[n], Lh, rows, n_cls, self.bw_shift, self.g[n])
-                k.update(Lh, hx, self.dh[n], rows, self.head_lr_shift)
+                k.update(Lh, hx, self.dh[n], rows, self.head_lr_shift, head_half)
                 if b.kind == CONV:
                     ops.gridspread(self.g[n], rows, b.Ho, b.Wo, b.n_out, b.grid, self.gpos[n])
             else:
@@ -89,11 +91,13 @@ class LES(ConvNetwork):
             ops.unpool_delta(self.gpos[n], self.idx[n], self.s[n], rows, b.H, b.W, b.n_out,
                              b.pool, self.dmax[n], self.d[n])
             if b.kind == CONV:
-                k.update(self.L[n], self.P[n], self.d[n], rows * b.positions, self.lr_shift)
+                k.update(self.L[n], self.P[n], self.d[n], rows * b.positions, self.lr_shift,
+                         half)
             else:
                 k.update(self.L[n], x if n == 0 else self.flat[n - 1], self.d[n], rows,
-                         self.lr_shift)
-        k.update(self.Lout, self.flat[len(blocks) - 1], self.dout, rows, self.head_lr_shift)
+                         self.lr_shift, half)
+        k.update(self.Lout, self.flat[len(blocks) - 1], self.dout, rows, self.head_lr_shift,
+                 head_half)
         if self.wd_shift:
             for n in range(len(blocks)):
                 ops.decay(self.L[n], self.wd_shift)

@@ -110,7 +110,7 @@ for _name in ACTIVATIONS:
     NAMES[ACTIVATIONS[_name][0]] = _name
 
 
-_TABLES = {}  # one pair of tables per activation, shared by every layer that uses it
+_TABLES = {}  # type: dict  # one pair of tables per activation, shared by its layers
 
 
 def tables(name):

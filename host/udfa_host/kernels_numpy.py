@@ -65,14 +65,13 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
     d[:rows] = (_dot(e[:rows], R) * s[:rows]) >> shift
 
 
-def _apply(W, acc, lr_shift, wmax):
-    half = (1 << lr_shift) >> 1
-    W[...] = np.clip(W.astype(np.int64) - ((acc + half) >> lr_shift), -wmax, wmax)
+def _apply(W, acc, lr_shift, offset, wmax):
+    W[...] = np.clip(W.astype(np.int64) - ((acc + offset) >> lr_shift), -wmax, wmax)
 
 
-def update(L, x, d, rows, lr_shift):
-    _apply(L.W, _dot(x[:rows].T, d[:rows]), lr_shift, L.wmax)
-    _apply(L.b, BIAS_INPUT * d[:rows].astype(np.int64).sum(axis=0), lr_shift, L.wmax)
+def update(L, x, d, rows, lr_shift, offset):
+    _apply(L.W, _dot(x[:rows].T, d[:rows]), lr_shift, offset, L.wmax)
+    _apply(L.b, BIAS_INPUT * d[:rows].astype(np.int64).sum(axis=0), lr_shift, offset, L.wmax)
 
 
 def argmax(y, rows, n, out):

@@ -8,7 +8,7 @@
 #   forward(L, x, rows, a, s)           activations a and slopes s of `rows` samples
 #   output_delta(L, y, s, labels, rows, hi, lo, e, d)
 #   hidden_delta(L, e, R, n_cls, s, rows, shift, d)
-#   update(L, x, d, rows, lr_shift)
+#   update(L, x, d, rows, lr_shift, offset)
 #   argmax(y, rows, n, out)
 # Backends are imported lazily so a board only pays for the one it runs.
 

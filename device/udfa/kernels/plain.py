@@ -4,7 +4,8 @@
 # Rounding rules, shared by every kernel:
 #   forward:  z = h >> shift (floor), then clamped to -128..127
 #   deltas:   d = (g * slope) >> shift (floor)
-#   updates:  W -= (acc + 2^(lr_shift-1)) >> lr_shift (nearest, ties up), clamped to +-wmax
+#   updates:  W -= (acc + offset) >> lr_shift, clamped to +-wmax; the trainer picks the
+#             rounding offset in 0..2^lr_shift-1 (random per batch: unbiased rounding)
 # Bounds are checked once by the trainer (dfa.check_bounds), not here.
 from array import array
 
@@ -98,9 +99,9 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
             d[do + j] = (d[do + j] * s[do + j]) >> shift
 
 
-def _apply(W, wo, acc, n, half, lr_shift, wmax):
+def _apply(W, wo, acc, n, offset, lr_shift, wmax):
     for j in range(n):
-        w = W[wo + j] - ((acc[j] + half) >> lr_shift)
+        w = W[wo + j] - ((acc[j] + offset) >> lr_shift)
         if w > wmax:
             w = wmax
         elif w < -wmax:
@@ -108,11 +109,10 @@ def _apply(W, wo, acc, n, half, lr_shift, wmax):
         W[wo + j] = w
 
 
-def update(L, x, d, rows, lr_shift):
-    """W -= round((x^T d) / 2^lr_shift), b likewise with the constant input 127; clamped."""
+def update(L, x, d, rows, lr_shift, offset):
+    """W -= (x^T d + offset) >> lr_shift, b likewise with the constant input 127; clamped."""
     n_in = L.n_in
     n_out = L.n_out
-    half = (1 << lr_shift) >> 1
     acc = _acc
     for i in range(n_in):
         for j in range(n_out):
@@ -125,8 +125,8 @@ def update(L, x, d, rows, lr_shift):
                 do = r * n_out
                 for j in range(n_out):
                     acc[j] += v * d[do + j]
-        if used:  # an all-zero input column leaves acc at 0, which rounds to no change
-            _apply(L.W, i * n_out, acc, n_out, half, lr_shift, L.wmax)
+        if used:  # an all-zero input column leaves acc at 0: offset < 2^lr_shift, no change
+            _apply(L.W, i * n_out, acc, n_out, offset, lr_shift, L.wmax)
     for j in range(n_out):
         acc[j] = 0
     for r in range(rows):
@@ -135,7 +135,7 @@ def update(L, x, d, rows, lr_shift):
             acc[j] += d[do + j]
     for j in range(n_out):
         acc[j] *= BIAS_INPUT
-    _apply(L.b, 0, acc, n_out, half, lr_shift, L.wmax)
+    _apply(L.b, 0, acc, n_out, offset, lr_shift, L.wmax)
 
 
 def argmax(y, rows, n, out):

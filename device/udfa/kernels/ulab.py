@@ -385,13 +385,15 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
         D[0:rows] = _floor_shift(g, shift if shift < 31 else 31)  # 24 significant bits: exact
 
 
-def update(L, x, d, rows, lr_shift):
-    """W -= round((x^T d) / 2^lr_shift), b likewise with the constant input 127; clamped.
+def update(L, x, d, rows, lr_shift, offset):
+    """W -= (x^T d + offset) >> lr_shift, b likewise with the constant input 127; clamped.
 
     Fast path (lr_shift >= 9, modest deltas): d = 256 Dh + Dl, Dl in 0..255, P = x^T Dh and
-    Q = x^T Dl (two dots per run of nonzero input columns, both below 2^23), and
-      floor((256 P + Q + 2^(lr-1)) / 2^lr) = floor((P + floor(Q / 256) + 2^(k-1)) / 2^k),
-    k = lr - 8, taken as round((P + floor(Q / 256) + 1/2) / 2^k) (never a tie)."""
+    Q = x^T Dl (two dots per run of nonzero input columns, both below 2^23); with
+    offset = 256 oh + ol and k = lr - 8,
+      floor((256 P + Q + offset) / 2^lr) = floor((P + floor((Q + ol) / 256) + oh) / 2^k),
+    taken as round((v + 1/2) / 2^k) for v = P + floor((Q + ol) / 256) + oh - 2^(k-1), which
+    is never a tie and rounds to that floor."""
     n_in = L.n_in
     n_out = L.n_out
     c = L.cache
@@ -402,8 +404,11 @@ def update(L, x, d, rows, lr_shift):
     xm = rows * L.xm
     # Q: |x^T Dl| <= rows * xm * 255; P: |x^T Dh| <= rows * xm * (dabs / 256 + 1), and
     # |P + floor(Q / 256)| + 1 < 2^23
-    if s < 9 or dabs >= ROOM // 2 or xm * 255 >= ROOM - 256 or xm * ((dabs >> 8) + 3) >= ROOM:
-        return _update_exact(L, x, d, rows, lr_shift)
+    if (s < 9 or dabs >= ROOM // 2 or xm * 255 >= ROOM - 512 or
+            xm * ((dabs >> 8) + 3) + (1 << (s - 9)) >= ROOM):
+        return _update_exact(L, x, d, rows, lr_shift, offset)
+    ol = offset & 255
+    bias = (offset >> 8) - (1 << (s - 9)) + HALF  # oh - 2^(k-1) + 1/2: exact, |.| < 2^22
     Dh = _floor256(D)
     Dl = Dh * -256
     Dl += D  # 0..255
@@ -411,19 +416,22 @@ def update(L, x, d, rows, lr_shift):
     wmax = L.wmax
     W = L.Wv
     for seg in _segments(X, L.signed, n_in, L.useg):
-        _step(W, seg[0], seg[1], X[:, seg[0]:seg[1]].transpose(), Dh, Dl, inv, wmax)
+        _step(W, seg[0], seg[1], X[:, seg[0]:seg[1]].transpose(), Dh, Dl, ol, bias, inv,
+              wmax)
     if L.bias_rows != rows:
         L.bias_x = np.full((1, rows), BIAS_INPUT, dtype=np.uint8)
         L.bias_rows = rows
-    _step(L.bv, 0, 1, L.bias_x, Dh, Dl, inv, wmax)
+    _step(L.bv, 0, 1, L.bias_x, Dh, Dl, ol, bias, inv, wmax)
 
 
-def _step(W, i0, i1, XT, Dh, Dl, inv, wmax):
-    """W[i0:i1] = clamp(W - floor((256 XT Dh + XT Dl + 2^(lr-1)) / 2^lr)) (update's fast
-    path; inv = -2^-(lr-8))."""
+def _step(W, i0, i1, XT, Dh, Dl, ol, bias, inv, wmax):
+    """W[i0:i1] = clamp(W - floor((256 XT Dh + XT Dl + offset) / 2^lr)) (update's fast
+    path; ol = offset & 255, bias = (offset >> 8) - 2^(lr-9) + 1/2, inv = -2^-(lr-8))."""
     P = np.dot(XT, Dh)  # partial sums < 2^23: exact
-    P += _floor256(np.dot(XT, Dl))  # 0 <= Dl <= 255: |XT Dl| < 2^23 - 256
-    P += HALF
+    Q = np.dot(XT, Dl)  # 0 <= Dl <= 255: |XT Dl| < 2^23 - 512
+    Q += ol
+    P += _floor256(Q)
+    P += bias
     P *= inv  # negative: -(P + 1/2) / 2^k, whose rounding is -q (no ties, symmetric)
     P += ROUNDER
     P -= ROUNDER
@@ -431,7 +439,7 @@ def _step(W, i0, i1, XT, Dh, Dl, inv, wmax):
     W[i0:i1] = np.clip(P, -wmax, wmax)  # int16 as uint16 in this ulab)
 
 
-def _update_exact(L, x, d, rows, lr_shift):
+def _update_exact(L, x, d, rows, lr_shift, offset):
     """update() for lr_shift < 9 or huge deltas: data-dependent groups or a split of d."""
     n_in = L.n_in
     n_out = L.n_out
@@ -443,14 +451,13 @@ def _update_exact(L, x, d, rows, lr_shift):
     if rows != len(D):
         D = D[:rows]
     s = lr_shift if lr_shift < 31 else 31  # |acc| < 2^30: larger shifts round the same
-    half = (1 << s) >> 1
     # |acc| <= sum over the batch rows r of max|x_r| * max|d_r| (x = 127 for the bias)
     xr = _row_absmax(X)
     dr = _row_absmax(D)
     bounds = [max(xr[r], BIAS_INPUT) * dr[r] for r in range(rows)]
     groups = None
-    if sum(bounds) + half < EXACT:
-        parts = (D,)  # every acc + half < 2^24: one exact dot product
+    if sum(bounds) + offset < EXACT:
+        parts = (D,)  # every acc + offset < 2^24: one exact dot product
     else:
         groups = _groups(bounds, EXACT - 1)  # rows whose dot products stay below 2^24
         if groups is not None and len(groups) <= 2:  # else splitting d is cheaper
@@ -466,12 +473,12 @@ def _update_exact(L, x, d, rows, lr_shift):
     for i0 in range(0, n_in, step):
         i1 = min(i0 + step, n_in)
         XT = np.array(X[:, i0:i1], dtype=np.float).transpose()  # float: the fastest np.dot
-        _apply(L.Wv, i0, i1, XT, parts, groups, s, half, L.wmax)
+        _apply(L.Wv, i0, i1, XT, parts, groups, s, offset, L.wmax)
         XT = None
     if L.bias_rows != rows:
         L.bias_x = np.full((1, rows), BIAS_INPUT, dtype=np.uint8)
         L.bias_rows = rows
-    _apply(L.bv, 0, 1, L.bias_x, parts, groups, s, half, L.wmax)
+    _apply(L.bv, 0, 1, L.bias_x, parts, groups, s, offset, L.wmax)
 
 
 def _row_absmax(A):
@@ -488,8 +495,8 @@ def _row_absmax(A):
     return out
 
 
-def _apply(W, i0, i1, XT, parts, groups, s, half, wmax):
-    """W[i0:i1] -= floor((XT parts + half) / 2^s), clamped to +-wmax."""
+def _apply(W, i0, i1, XT, parts, groups, s, offset, wmax):
+    """W[i0:i1] -= floor((XT parts + offset) / 2^s), clamped to +-wmax."""
     if groups is not None:  # one dot per group of batch rows, carried
         D = parts[0]
         T = np.zeros((i1 - i0, len(D[0])), dtype=np.float)
@@ -498,23 +505,24 @@ def _apply(W, i0, i1, XT, parts, groups, s, half, wmax):
         for g1 in groups:
             _carry(T, F, np.dot(XT[:, g0:g1], D[g0:g1]))
             g0 = g1
-        q = _shift(T, F, s, half)
+        q = _shift(T, F, s, offset)
     elif len(parts) == 1:
         acc = np.dot(XT, parts[0])
-        acc += half  # < 2^24 by the caller's bound: exact
+        acc += offset  # < 2^24 by the caller's bound: exact
         q = _floor_shift(acc, s)
     else:
         T = np.dot(XT, parts[0])
         lo = np.dot(XT, parts[1])
-        if s >= 9:  # half = 256 * 2^(s-9): floor(acc / 256) is all that matters
+        if s >= 9:  # acc + offset = 256 (T + (offset >> 8)) + lo + (offset & 255)
+            lo += offset & 255  # |lo| < 2^23: exact
             lo /= 256  # fpu-ok: exact power-of-two scaling
             T += np.floor(lo)
-            T += half >> 8
+            T += offset >> 8
             q = _floor_shift(T, s - 8)
         else:
             F = np.zeros(T.shape, dtype=np.float)
             _carry(T, F, lo)
-            q = _shift(T, F, s, half)
+            q = _shift(T, F, s, offset)
     w = np.array(W[i0:i1], dtype=np.float)
     w -= q  # |q| <= 2^24 (saturated by _shift), |w| <= 32767: sign and clamp are right
     W[i0:i1] = np.clip(w, -wmax, wmax)

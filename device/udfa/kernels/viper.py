@@ -11,7 +11,8 @@
 #   forward   |h| <= n_in * in_max * wmax + 127 * wmax < 2^30       (model.Dense.wmax)
 #   deltas    |e R| * slope <= 16 * n_cls * emax * fb_range < 2^30   (dfa.check_bounds)
 #   updates   |acc| <= rows * max(in_max, 127) * dmax < 2^30        (dfa.check_bounds),
-#             acc + 2^(lr_shift-1) < 2^30 + 2^30 with lr_shift <= 31 (bigger shifts act as 31),
+#             |acc| + offset < 2^30 with 0 <= offset < 2^lr_shift     (dfa.DFA.set_lr_shift;
+#             LES passes 2^(lr_shift-1) under its own bound),
 #             |W - q| <= 32767 + 2^30
 # so the kernel needs |W|, |b| <= wmax, which Model and every update keep; bind() checks it.
 # Shifts above 31 give the same floor as 31 for |v| < 2^30, so they are clamped to 31.
@@ -29,7 +30,7 @@ from udfa.kernels.plain import buffer, matrix, row  # noqa: E402,F401  (the same
 from udfa.pocket import BIAS_INPUT  # noqa: E402
 
 # P slots: what the Python wrappers hand to the viper loops
-_ROWS, _SHIFT, _HALF, _HI, _LO, _NCLS, _SLOPES, _BIAS = 0, 1, 2, 3, 4, 5, 6, 7
+_ROWS, _SHIFT, _OFFSET, _HI, _LO, _NCLS, _SLOPES, _BIAS = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 class Layer:
@@ -206,10 +207,10 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
 
 @micropython.viper
 def _apply(L, W, wo: int):
-    # W[wo + j] -= (acc[j] + half) >> lr_shift, clamped to +-wmax
+    # W[wo + j] -= (acc[j] + offset) >> lr_shift, clamped to +-wmax
     P = ptr32(L.P)
     lr = P[1]
-    half = P[2]
+    offset = P[2]
     n = int(L.n_out)
     wmax = int(L.wmax)
     acc = ptr32(L.acc)
@@ -218,7 +219,7 @@ def _apply(L, W, wo: int):
     m = m << 31
     for j in range(n):
         u = acc[j]
-        w = ((int(Wp[wo + j]) ^ 0x8000) - 0x8000) - (((u - ((u & m) << 1)) + half) >> lr)
+        w = ((int(Wp[wo + j]) ^ 0x8000) - 0x8000) - (((u - ((u & m) << 1)) + offset) >> lr)
         if w > wmax:
             w = wmax
         elif w < 0 - wmax:
@@ -262,14 +263,14 @@ def _update(L, x, d):
     _apply(L, L.b, 0)
 
 
-def update(L, x, d, rows, lr_shift):
-    """W -= round((x^T d) / 2^lr_shift), b likewise with the constant input 127; clamped."""
+def update(L, x, d, rows, lr_shift, offset):
+    """W -= (x^T d + offset) >> lr_shift, b likewise with the constant input 127; clamped."""
     if lr_shift > 31:
         lr_shift = 31
     P = L.P
     P[_ROWS] = rows
     P[_SHIFT] = lr_shift
-    P[_HALF] = (1 << lr_shift) >> 1
+    P[_OFFSET] = offset
     _update(L, x, d)
 
 
