@@ -18,7 +18,7 @@ import struct
 
 from udfa import pocket
 from udfa.model import (_HEADER, _LAYER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError,
-                        _read, _write, default_shift)
+                        _read, _write, default_shift, read_weights)
 from udfa.pocket import SLOPE_SHIFT
 from udfa.rng import XorShift32
 
@@ -219,16 +219,7 @@ def read_body(f, path, n_layers, in_max, seed, crc):
         raise ModelError("model %s: %s" % (path, e))
     if stored:
         raise ModelError("model %s has an invalid layer table" % path)
-    for l in model.layers:
-        crc = _read(f, l.W, crc, path, 2 * len(l.W))
-        crc = _read(f, l.b, crc, path, 2 * len(l.b))
-    tail = f.read(4)
-    if len(tail) != 4:
-        raise ModelError("model %s is truncated: re-copy it or use an older checkpoint" % path)
-    if struct.unpack("<I", tail)[0] != crc & 0xFFFFFFFF:
-        raise ModelError("model %s is damaged (CRC mismatch): re-copy it or use an "
-                         "older checkpoint" % path)
-    return model
+    return read_weights(f, model, crc, path)
 
 
 # ---- plain-loop conv ops: the reference; host/udfa_host/conv_numpy.py matches them ---------

@@ -153,7 +153,11 @@ def read(f, path):
         sizes.append(n_out)
         acts.append(pocket.NAMES[act])
         shifts.append(shift)
-    model = Model(sizes, acts, shifts, in_max, seed)
+    return read_weights(f, Model(sizes, acts, shifts, in_max, seed), crc, path)
+
+
+def read_weights(f, model, crc, path):
+    """Read every layer's weights and biases into model, then check the trailing CRC."""
     for l in model.layers:
         crc = _read(f, l.W, crc, path, 2 * len(l.W))
         crc = _read(f, l.b, crc, path, 2 * len(l.b))

@@ -6,13 +6,14 @@ from udfa.network import Network
 from udfa_host import kernels_numpy
 
 
-def predict(model, images, batch=1000):
-    """Class predictions for uint8 images (N, n_inputs) or (N, H, W)."""
+def predict(model, images, batch=1000, net=None):
+    """Class predictions for uint8 images (N, n_inputs) or (N, H, W). net: the runtime to
+    use, built for `batch` rows (default: a Network of the model with the numpy kernel)."""
     x_all = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
     if x_all.shape[1] != model.n_inputs:
         raise ValueError("the data has %d inputs per sample, the model expects %d"
                          % (x_all.shape[1], model.n_inputs))
-    net = Network(model, kernels_numpy, batch)
+    net = net or Network(model, kernels_numpy, batch)
     x = kernels_numpy.buffer(batch, model.n_inputs, "B")
     out = np.empty(len(x_all), dtype=np.int64)
     for s in range(0, len(x_all), batch):

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from udfa.conv import ConvModel, ConvNetwork, parse
 from udfa.les import LES
 from udfa.rng import XorShift32
-from udfa_host import conv_numpy, kernels_numpy
+from udfa_host import conv_numpy, evaluate, kernels_numpy
 from udfa_host.recipes import CNN_RECIPES
 
 EXACT_LIMIT = 1 << 53  # float64 BLAS sums stay exact below this
@@ -28,18 +28,8 @@ def epoch_order(n, seed, epoch):
 
 
 def predict(model, images, batch=500):
-    x_all = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
-    if x_all.shape[1] != model.n_inputs:
-        raise ValueError("the data has %d inputs per sample, the model expects %d"
-                         % (x_all.shape[1], model.n_inputs))
-    net = ConvNetwork(model, kernels_numpy, conv_numpy, batch)
-    x = kernels_numpy.buffer(batch, model.n_inputs, "B")
-    out = np.empty(len(x_all), dtype=np.int64)
-    for s in range(0, len(x_all), batch):
-        rows = min(batch, len(x_all) - s)
-        x[:rows] = x_all[s:s + rows]
-        out[s:s + rows] = net.predict(x, rows)[:rows]
-    return out
+    return evaluate.predict(model, images, batch,
+                            ConvNetwork(model, kernels_numpy, conv_numpy, batch))
 
 
 def accuracy(model, images, labels):
