@@ -18,7 +18,7 @@ import struct
 
 from udfa import pocket
 from udfa.model import (_HEADER, _LAYER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError,
-                        _read, _write, default_shift, read_weights)
+                        _read, _write, default_shift, read_weights, write_layers)
 from udfa.pocket import SLOPE_SHIFT
 from udfa.rng import XorShift32
 
@@ -187,13 +187,7 @@ class ConvModel:
                                     self.seed), 0)
         crc = _write(f, struct.pack(_SHAPE, *self.shape), crc)
         crc = _write(f, struct.pack("<B", len(spec)) + spec, crc)
-        for l in self.layers:
-            crc = _write(f, struct.pack(_LAYER, l.n_in, l.n_out, pocket.ACTIVATIONS[l.act][0],
-                                        l.shift, 0), crc)
-        for l in self.layers:
-            crc = _write(f, l.W, crc)
-            crc = _write(f, l.b, crc)
-        f.write(struct.pack("<I", crc & 0xFFFFFFFF))
+        write_layers(f, self.layers, crc)
 
 
 def read_body(f, path, n_layers, in_max, seed, crc):

@@ -97,13 +97,18 @@ class Model:
         """Write the model file: header, layers, int16 little-endian weights, CRC-32."""
         crc = _write(f, struct.pack(_HEADER, MAGIC, VERSION, len(self.layers), self.in_max,
                                     self.seed), 0)
-        for l in self.layers:
-            crc = _write(f, struct.pack(_LAYER, l.n_in, l.n_out, pocket.ACTIVATIONS[l.act][0],
-                                        l.shift, 0), crc)
-        for l in self.layers:
-            crc = _write(f, l.W, crc)
-            crc = _write(f, l.b, crc)
-        f.write(struct.pack("<I", crc & 0xFFFFFFFF))
+        write_layers(f, self.layers, crc)
+
+
+def write_layers(f, layers, crc):
+    """Write the layer table, every layer's weights and biases, and the CRC-32 of the file."""
+    for l in layers:
+        crc = _write(f, struct.pack(_LAYER, l.n_in, l.n_out, pocket.ACTIVATIONS[l.act][0],
+                                    l.shift, 0), crc)
+    for l in layers:
+        crc = _write(f, l.W, crc)
+        crc = _write(f, l.b, crc)
+    f.write(struct.pack("<I", crc & 0xFFFFFFFF))
 
 
 def _write(f, data, crc):
