@@ -121,3 +121,12 @@ def test_demo_subset_is_the_start_of_mnist():
     # the training images are left out: decompressing 47 MB would slow the suite down
     full_train_labels = read_idx(FULL_MNIST / "train-labels-idx1-ubyte.gz")
     np.testing.assert_array_equal(load_split(DEMO, "train")[1], full_train_labels[:4000])
+
+
+def test_load_images_downsamples_and_refuses_other_sizes():
+    from udfa_host.idx import load_images
+    x, y = load_images(DEMO, "test", 14, limit=5)
+    assert x.shape == (5, 14, 14) and len(y) == 5
+    assert load_images(DEMO, "test", 28, limit=5)[0].shape == (5, 28, 28)
+    with pytest.raises(DataError, match="size 20"):
+        load_images(DEMO, "test", 20)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import board_train
 from .boards import ProfileError, load_profile
+from .idx import load_images
 
 DEFAULT_BOARD = os.environ.get("UDFA_BOARD", "auto")
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "mnist-demo"
@@ -69,22 +70,6 @@ def side_for(n_inputs):
         raise UsageError("a network of %d inputs takes no MNIST image size: pass --size"
                          % n_inputs)
     return side
-
-
-def load_images(folder, split, size, limit=None):
-    """IDX images (N, size, size) and labels of a split, downsampled to 14x14 if asked."""
-    from .idx import downsample2x2, load_split
-
-    images, labels = load_split(folder, split)
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    if size == images.shape[1] // 2:
-        images = downsample2x2(images)
-    elif size != images.shape[1]:
-        raise UsageError("--size %d: the images are %dx%d; use %d or %d"
-                         % (size, images.shape[1], images.shape[2], images.shape[1],
-                            images.shape[1] // 2))
-    return images, labels
 
 
 def shard_files(paths):

@@ -9,9 +9,10 @@ import json
 import time
 
 from . import board_train, deploy, plots, push
-from .cli import board_profile, load_images, open_board, side_for, summarize
+from .cli import board_profile, open_board, side_for, summarize
 from .evaluate import evaluate
 from .export import export
+from .idx import load_images
 from .shards import write_shards
 
 

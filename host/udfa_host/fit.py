@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from udfa import agent, checkpoint
 from udfa_host import kernels_numpy
 from udfa_host.evaluate import evaluate
-from udfa_host.idx import downsample2x2, load_split
+from udfa_host.idx import load_images
 from udfa_host.recipes import RECIPES
 from udfa_host.shards import write_shards
 
@@ -23,12 +23,7 @@ SETTINGS = ("hidden", "acts", "batch", "lr_shift", "decay", "fb_shift", "target"
 
 def load_data(folder, size):
     """(train images, train labels, test images, test labels) from an IDX folder."""
-    data = load_split(folder, "train") + load_split(folder, "test")
-    if size == 14:
-        data = (downsample2x2(data[0]), data[1], downsample2x2(data[2]), data[3])
-    elif size != 28:
-        raise ValueError("--size is 28 or 14, not %d" % size)
-    return data
+    return load_images(folder, "train", size) + load_images(folder, "test", size)
 
 
 def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_epoch=None):

@@ -101,6 +101,21 @@ def load_split(folder, split):
     return images, labels
 
 
+def load_images(folder, split, size, limit=None):
+    """Images (N, size, size) and labels of a split, the first `limit` only if given;
+    size is the files' side or half of it (2x2 downsampling)."""
+    images, labels = load_split(folder, split)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    if size == images.shape[1] // 2:
+        images = downsample2x2(images)
+    elif size != images.shape[1]:
+        raise DataError("size %d: the images in %s are %dx%d; use %d or %d"
+                        % (size, folder, images.shape[1], images.shape[2], images.shape[1],
+                           images.shape[1] // 2))
+    return images, labels
+
+
 def downsample2x2(images):
     """Halve the height and width of uint8 images (N, H, W) with even H and W: each output
     pixel is the mean of a 2x2 block, rounded half up in integers: (a + b + c + d + 2) >> 2.
