@@ -188,3 +188,33 @@ def test_les_cnn_learns_synthetic_classes():
     assert history[-1]["test_accuracy"] > 0.9
     net = ConvNetwork(model, kernels_numpy, conv_numpy, 4)  # inference network agrees
     assert net.predict(x[:4].reshape(4, -1).copy(), 4).tolist() == predict(model, x[:4]).tolist()
+
+
+def test_learning_rates_per_block_and_rounding():
+    """lr shifts per block and per head (an int means every one); the rounding offsets come
+    from the trainer's own XorShift32 stream (seeded from the model seed: runs repeat), and
+    random_round=False rounds to nearest."""
+    xs, labels = les_exact.data()
+    load = _numpy_loader(xs, labels, les_exact.SIDE ** 2)
+
+    def run(lr, head, random_round=True):
+        model = ConvModel("c4k3p2-c6k3p2-f4", (les_exact.SIDE, les_exact.SIDE, 1), seed=7)
+        model.init_kaiming()
+        net = LES(model, kernels_numpy, conv_numpy, les_exact.B, lr, head, 8, 0, (64, -8),
+                  EXACT_LIMIT, random_round)
+        x = kernels_numpy.buffer(les_exact.B, les_exact.SIDE ** 2, "B")
+        lab = kernels_numpy.buffer(les_exact.B, 1, "B")
+        for start in range(0, les_exact.N, les_exact.B):
+            load(x, lab, start, les_exact.B)
+            net.step(x, lab, les_exact.B)
+        return les_exact.weights_crc(model), net
+
+    crc, net = run(15, 11)
+    assert net.lr_shift == [15, 15] and net.head_lr_shift == [11, 11]
+    assert run([15, 15], [11, 11])[0] == crc == run(15, 11)[0]
+    assert run([15, 13], [11, 11])[0] != crc
+    assert run(15, 11, False)[0] != crc
+    with pytest.raises(ValueError, match="one learning-rate shift per block"):
+        net.set_lr_shift([15], 11)
+    with pytest.raises(ValueError, match="out of 0..29"):
+        net.set_lr_shift(30, 11)

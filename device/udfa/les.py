@@ -9,13 +9,17 @@
 #   head error     e  = y - target,  dh = e * slope                   |dh| <= emax * 8
 #   to the block   g  = (dh Wh^T) >> bw_shift                         |dh Wh^T| <= n_cls*|dh|*wmax
 #   block delta    d  = clamp((g * slope) >> 3, +-dmax) at each max-pool winner, else 0
-#   updates        W -= round((x^T d) / 2^lr_shift), clamped to +-wmax (the kernels' rule);
-#                  heads and the output layer use head_lr_shift
+#   updates        W -= (x^T d + offset) >> lr_shift, clamped to +-wmax (the kernels' rule);
+#                  offset random in 0..2^lr_shift-1 per layer and batch (unbiased rounding:
+#                  updates below one unit survive on average), or 2^(lr_shift-1) (nearest)
+#                  with random_round=False; lr_shift per block, head_lr_shift per head (the
+#                  last entry: the output layer); an int sets every block or head alike
 #                  |x^T d| <= rows * in_max * dmax <= limit, dmax chosen so (check_bounds)
 #   weight decay   W -= round(W / 2^wd_shift) after each step (wd_shift = 0: none)
 # The last block's head is the output layer, which learns from the global error.
 from udfa.conv import CONV, ConvNetwork
 from udfa.model import SMALL_INT_MAX
+from udfa.rng import XorShift32
 
 MAX_SLOPE = 8  # leaky and linear slopes (units of 1/8)
 
@@ -25,10 +29,12 @@ class LES(ConvNetwork):
     plain / viper / ulab kernels on a board (small ints), 2^53 for the host numpy kernel."""
 
     def __init__(self, model, kernel, ops=None, batch=16, lr_shift=20, head_lr_shift=None,
-                 bw_shift=10, wd_shift=0, target=(64, 0), limit=SMALL_INT_MAX):
+                 bw_shift=10, wd_shift=0, target=(64, 0), limit=SMALL_INT_MAX,
+                 random_round=True):
         ConvNetwork.__init__(self, model, kernel, ops, batch)
-        self.lr_shift = lr_shift
-        self.head_lr_shift = lr_shift if head_lr_shift is None else head_lr_shift
+        self.set_lr_shift(lr_shift, head_lr_shift)
+        self.random_round = random_round
+        self.rounding = XorShift32(model.seed ^ 0x1E5)  # offsets: same stream on every kernel
         self.bw_shift = bw_shift
         self.wd_shift = wd_shift
         self.hi, self.lo = target
@@ -59,6 +65,24 @@ class LES(ConvNetwork):
         self.e = buf(B, n_cls, "i")
         self.dout = buf(B, n_cls, "i")
 
+    def set_lr_shift(self, lr_shift, head_lr_shift=None):
+        """Learning rates 2^-lr_shift: an int for every block, or one per block; heads
+        likewise (one per block: the last block's head is the output layer; None: as the
+        blocks). At most 29, so that the rounding offset fits beside the bounded sums."""
+        n = len(self.model.blocks)
+        lrs = _per_block(lr_shift, n)
+        heads = lrs if head_lr_shift is None else _per_block(head_lr_shift, n)
+        for v in lrs + heads:
+            if not 0 <= v <= 29:
+                raise ValueError("learning-rate shift %d out of 0..29" % v)
+        self.lr_shift = lrs
+        self.head_lr_shift = heads
+
+    def _offset(self, shift):
+        if self.random_round:
+            return self.rounding.next30() & ((1 << shift) - 1)
+        return (1 << shift) >> 1
+
     def step(self, x, labels, rows):
         """One mini-batch: forward, every head's error, block deltas, updates."""
         k = self.k
@@ -67,8 +91,8 @@ class LES(ConvNetwork):
         n_cls = model.n_classes
         hi = self.hi
         lo = self.lo
-        half = (1 << self.lr_shift) >> 1  # LES rounds updates to nearest, ties up
-        head_half = (1 << self.head_lr_shift) >> 1
+        lrs = self.lr_shift
+        head_lrs = self.head_lr_shift
         self.forward(x, rows)
         k.output_delta(self.Lout, self.y, self.sy, labels, rows, hi, lo, self.e, self.dout)
         blocks = model.blocks
@@ -83,7 +107,7 @@ class LES(ConvNetwork):
                 k.output_delta(Lh, self.yh[n], self.sh[n], labels, rows, hi, lo, self.eh[n],
                                self.dh[n])
                 ops.back(self.dh[n], Lh, rows, n_cls, self.bw_shift, self.g[n])
-                k.update(Lh, hx, self.dh[n], rows, self.head_lr_shift, head_half)
+                k.update(Lh, hx, self.dh[n], rows, head_lrs[n], self._offset(head_lrs[n]))
                 if b.kind == CONV:
                     ops.gridspread(self.g[n], rows, b.Ho, b.Wo, b.n_out, b.grid, self.gpos[n])
             else:
@@ -91,27 +115,36 @@ class LES(ConvNetwork):
             ops.unpool_delta(self.gpos[n], self.idx[n], self.s[n], rows, b.H, b.W, b.n_out,
                              b.pool, self.dmax[n], self.d[n])
             if b.kind == CONV:
-                k.update(self.L[n], self.P[n], self.d[n], rows * b.positions, self.lr_shift,
-                         half)
+                k.update(self.L[n], self.P[n], self.d[n], rows * b.positions, lrs[n],
+                         self._offset(lrs[n]))
             else:
                 k.update(self.L[n], x if n == 0 else self.flat[n - 1], self.d[n], rows,
-                         self.lr_shift, half)
-        k.update(self.Lout, self.flat[len(blocks) - 1], self.dout, rows, self.head_lr_shift,
-                 head_half)
+                         lrs[n], self._offset(lrs[n]))
+        last = len(blocks) - 1
+        k.update(self.Lout, self.flat[last], self.dout, rows, head_lrs[last],
+                 self._offset(head_lrs[last]))
         if self.wd_shift:
             for n in range(len(blocks)):
                 ops.decay(self.L[n], self.wd_shift)
 
 
+def _per_block(v, n):
+    if isinstance(v, int):
+        return [v] * n
+    if len(v) != n:
+        raise ValueError("need one learning-rate shift per block (%d), got %r" % (n, v))
+    return [int(s) for s in v]
+
+
 def check_bounds(model, batch, bw_shift, target, limit=SMALL_INT_MAX):
     """Raise ValueError unless every LES intermediate stays in range; returns each block's
     delta clamp dmax. Element values (g, d) stay below 2^30; accumulated update sums below
-    limit / 2, so that adding the rounding half keeps them below `limit`."""
+    limit / 2, so that adding the rounding offset (< 2^29) keeps them below `limit`."""
     emax = 127 + max(abs(target[0]), abs(target[1]))
     if emax > 254:
         raise ValueError("target %r: keep both values within -127..127" % (target,))
     n_cls = model.n_classes
-    limit >>= 1  # room for the update's rounding half (< 2^29 while lr_shift <= 30)
+    limit >>= 1  # room for the update's rounding offset (< 2^29 while lr_shift <= 29)
     dh = emax * MAX_SLOPE  # |e * slope| of a head or the output layer
     dmaxes = []
     for n, b in enumerate(model.blocks):

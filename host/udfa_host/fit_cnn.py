@@ -36,25 +36,38 @@ def accuracy(model, images, labels):
     return float((predict(model, images) == np.asarray(labels)).mean())
 
 
+def _plus(shift, n):
+    """A learning-rate shift (int or one per block) n steps slower."""
+    return shift + n if isinstance(shift, int) else [v + n for v in shift]
+
+
 def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threads=1,
         model=None):
     """Train a ConvModel by LES; returns (model, history of per-epoch figures)."""
     shape = train_x.shape[1:] + (1,) if train_x.ndim == 3 else (1, 1, train_x.shape[1])
     if model is None:
         model = ConvModel(settings["net"], shape, 255, seed)
+        # scaling shifts per block and per head (the last: the output layer); the model
+        # file stores them
+        for b, shift in zip(model.blocks, settings.get("shifts") or ()):
+            b.layer.shift = shift
+        heads = [b.head for b in model.blocks[:-1]] + [model.out]
+        for head, shift in zip(heads, settings.get("head_shifts") or ()):
+            head.shift = shift
         model.init_kaiming()
     B = settings["batch"]
     net = LES(model, kernels_numpy, conv_numpy, B, settings["lr_shift"],
               settings.get("head_lr_shift"), settings["bw_shift"], settings.get("wd_shift", 0),
-              tuple(settings["target"]), EXACT_LIMIT)
+              tuple(settings["target"]), EXACT_LIMIT, settings.get("random_round", True))
     x_all = train_x.reshape(len(train_x), -1)
     x = kernels_numpy.buffer(B, model.n_inputs, "B")
     lab = kernels_numpy.buffer(B, 1, "B")
     history = []
     for epoch in range(settings["epochs"]):
-        net.lr_shift = settings["lr_shift"] + epoch // settings["decay"]
-        net.head_lr_shift = settings.get("head_lr_shift", settings["lr_shift"]) + \
-            epoch // settings["decay"]
+        slower = epoch // settings["decay"]  # the learning rates halve every `decay` epochs
+        head = settings.get("head_lr_shift")
+        net.set_lr_shift(_plus(settings["lr_shift"], slower),
+                         None if head is None else _plus(head, slower))
         order = epoch_order(len(x_all), seed, epoch)
         right = 0
         start = time.perf_counter()
