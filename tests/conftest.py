@@ -18,14 +18,16 @@ sys.path += [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS)]
 
 def interpreters():
     """name -> command prefix for every interpreter present: CPython always, MicroPython
-    (plain unix port, 64-bit) and the 32-bit ulab build where they are installed."""
+    (plain unix port, 64-bit) and the ulab builds (64- and 32-bit) where they are installed.
+    The 32-bit build gets a Pico's 190K heap; the 64-bit ones twice that, since their objects
+    take twice the memory (../shared/bin/README.md): so each holds what a Pico holds."""
     found = {"cpython": [sys.executable]}
     if shutil.which("micropython"):
-        found["micropython"] = [shutil.which("micropython"), "-X", "heapsize=190K"]
-    for name in ("micropython-ulab", "micropython-ulab-32"):
+        found["micropython"] = [shutil.which("micropython"), "-X", "heapsize=380K"]
+    for name, heap in (("micropython-ulab", "380K"), ("micropython-ulab-32", "190K")):
         path = os.environ.get(name.upper().replace("-", "_"), str(SHARED / "bin" / name))
         if os.access(path, os.X_OK):
-            found[name] = [path, "-X", "heapsize=190K"]
+            found[name] = [path, "-X", "heapsize=" + heap]
     return found
 
 
