@@ -48,11 +48,7 @@ def test_numpy_kernel_on_the_host_matches_the_board(shard_dir, monkeypatch):
     agent.train(["a.uds", "b.uds"], epochs=2, batch=8, lr_shift=13,
                 every=24, report_every=40, fresh=True, kernel=kernels_numpy)
     model, state = checkpoint.load("ckpt.udfa")
-    from udfa.checksum import crc32
-    crc = 0
-    for l in model.layers:
-        crc = crc32(l.b, crc32(l.W, crc))
-    assert board == "weights %d seen %d" % (crc & 0xFFFFFFFF, state["seen"])
+    assert board == "weights %d seen %d" % (synth.weights_crc(model), state["seen"])
 
 
 def test_resume_mid_epoch_and_after_epochs(shard_dir):

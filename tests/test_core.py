@@ -121,7 +121,7 @@ def test_numpy_kernel_matches_device_scripts():
         lab[:rows] = np.frombuffer(bytes(labels), np.uint8)[start:start + rows]
 
     model, crcs = train_exact.train(kernels_numpy, load_numpy)
-    expected = ["crc %d" % c for c in crcs] + ["final %d" % train_exact.weights_crc(model)]
+    expected = ["crc %d" % c for c in crcs] + ["final %d" % synth.weights_crc(model)]
     assert run_device("cpython", DEVICE_TESTS / "train_exact.py").split("\n")[:-1] == expected
     assert len(set(crcs)) == len(crcs)  # weights really changed between checkpoints
 

@@ -143,7 +143,7 @@ def test_board_cnn_trains_like_the_host():
     for s in range(les_board14.N):
         load(x, lab, s, 1)
         net.step(x, lab, 1)
-    host = "weights %d bytes %d" % (les_board14.weights_crc(model), model.weights_bytes())
+    host = "weights %d bytes %d" % (synth.weights_crc(model), model.weights_bytes())
     interp = "micropython" if "micropython" in INTERPRETERS else "cpython"
     assert run_device(interp, DEVICE_TESTS / "les_board14.py").strip() == host
 
@@ -207,7 +207,7 @@ def test_learning_rates_per_block_and_rounding():
         for start in range(0, les_exact.N, les_exact.B):
             load(x, lab, start, les_exact.B)
             net.step(x, lab, les_exact.B)
-        return les_exact.weights_crc(model), net
+        return synth.weights_crc(model), net
 
     crc, net = run(15, 11)
     assert net.lr_shift == [15, 15] and net.head_lr_shift == [11, 11]

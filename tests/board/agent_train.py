@@ -4,7 +4,7 @@ import os
 import sys
 
 from udfa import agent, checkpoint
-from udfa.checksum import crc32
+from synth import weights_crc
 
 os.chdir(sys.argv[1])
 if sys.argv[2] == "fresh":
@@ -12,7 +12,4 @@ if sys.argv[2] == "fresh":
 agent.train(["a.uds", "b.uds"], epochs=int(sys.argv[3]), batch=8, lr_shift=13,
             every=24, report_every=40, fresh=sys.argv[2] == "fresh")
 model, state = checkpoint.load("ckpt.udfa")
-crc = 0
-for l in model.layers:
-    crc = crc32(l.b, crc32(l.W, crc))
-print("weights", crc & 0xFFFFFFFF, "seen", state["seen"])
+print("weights", weights_crc(model), "seen", state["seen"])

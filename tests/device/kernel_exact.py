@@ -27,7 +27,7 @@ for name in ("plain", "viper", "ulab"):
     except ImportError:
         continue
     model, crcs = train_exact.train(k, load)
-    crcs.append(train_exact.weights_crc(model))
+    crcs.append(synth.weights_crc(model))
     ran.append(name)
     if ref is None:
         ref = crcs

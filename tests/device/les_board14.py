@@ -3,12 +3,12 @@
 # which the numpy kernel must reproduce (tests/test_les.py), and the heap it needed.
 import gc
 
-from udfa.checksum import crc32
 from udfa.conv import ConvModel
 from udfa.kernels import plain
 from udfa.les import LES
 
 import synth
+from synth import weights_crc
 
 SPEC, N, N_CLS = "c8k3p2-c16k3p2-f10", 48, 10
 SETTINGS = {"batch": 1, "lr_shift": 17, "head_lr_shift": 7, "bw_shift": 10,
@@ -21,13 +21,6 @@ def make(kernel, ops):
     s = SETTINGS
     return model, LES(model, kernel, ops, s["batch"], s["lr_shift"], s["head_lr_shift"],
                       s["bw_shift"], 0, s["target"])
-
-
-def weights_crc(model):
-    crc = 0
-    for l in model.layers:
-        crc = crc32(l.b, crc32(l.W, crc))
-    return crc & 0xFFFFFFFF
 
 
 if __name__ == "__main__":

@@ -1,22 +1,15 @@
 # LES training with the plain kernel on small conv and dense nets: prints a CRC of all weights
 # after every batch group and the predictions at the end. The same lines must come out of
 # CPython, every MicroPython and the numpy kernel (tests/test_les.py).
-from udfa.checksum import crc32
 from udfa.conv import ConvModel
 from udfa.kernels import plain
 from udfa.les import LES
 
 import synth
+from synth import weights_crc
 
 N, SIDE, N_CLS, B = 40, 8, 4, 5
 SPECS = ("c4k3p2-c6k3p2-f4", "c5k3-f4", "c3k5p2g3-f6-f4", "f12-f8-f4")
-
-
-def weights_crc(model):
-    crc = 0
-    for l in model.layers:
-        crc = crc32(l.b, crc32(l.W, crc))
-    return crc & 0xFFFFFFFF
 
 
 def train(spec, kernel, ops, load, wd_shift=0):

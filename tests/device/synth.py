@@ -1,5 +1,15 @@
-# Synthetic, learnable data for device tests (runs everywhere): noisy class prototypes.
+# Device-test support (runs everywhere): synthetic, learnable data (noisy class prototypes)
+# and a checksum of a model's weights to compare runs across interpreters and kernels.
+from udfa.checksum import crc32
 from udfa.rng import XorShift32
+
+
+def weights_crc(model):
+    """CRC-32 of every layer's weights and biases, in order."""
+    crc = 0
+    for l in model.layers:
+        crc = crc32(l.b, crc32(l.W, crc))
+    return crc & 0xFFFFFFFF
 
 
 def dataset(n, n_in, n_cls, seed):

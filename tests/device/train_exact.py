@@ -1,20 +1,13 @@
 # Train a small net with the plain kernel and print a CRC of the weights after each batch
 # group: the same lines must come out of CPython, MicroPython and the numpy kernel.
-from udfa.checksum import crc32
 from udfa.dfa import DFA
 from udfa.kernels import plain
 from udfa.model import Model
 
 import synth
+from synth import weights_crc
 
 N, N_IN, N_CLS, B = 240, 48, 5, 8
-
-
-def weights_crc(model):
-    crc = 0
-    for l in model.layers:
-        crc = crc32(l.b, crc32(l.W, crc))
-    return crc & 0xFFFFFFFF
 
 
 def train(kernel, load):
