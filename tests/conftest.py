@@ -13,7 +13,7 @@ DEVICE_TESTS = ROOT / "tests" / "device"
 SHARED = ROOT.parent / "shared"
 # appended, not prepended: device/ holds a board's main.py/code.py, which must not shadow
 # the standard library's `code` module
-sys.path += [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS)]
+sys.path += [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS), str(ROOT / "tests" / "board")]
 
 
 def interpreters():

@@ -1,18 +1,22 @@
 # Board agent, feed and checkpoints: the same training under every interpreter and the
-# numpy kernel, and resume after an interruption ends with the same weights.
+# numpy kernel, and resume after an interruption ends with the same weights; for both rules,
+# DFA (an MLP) and LES (a CNN), through the same agent.train.
 import json
 import shutil
 
 import numpy as np
 import pytest
 
+import agent_train
 import synth
 from conftest import ROOT, run_device
 from udfa import checkpoint
 from udfa.model import Model, ModelError
+from udfa_host import conv_numpy, kernels_numpy
 from udfa_host.shards import write_shards
 
 SCRIPT = ROOT / "tests" / "board" / "agent_train.py"
+RULES = sorted(agent_train.NETS)
 
 
 @pytest.fixture
@@ -30,40 +34,58 @@ def lines(out, event):
             if l.startswith("UDFA ") and json.loads(l[5:])["event"] == event]
 
 
-def test_training_is_identical_everywhere(shard_dir, interp):
-    out = run_device(interp, SCRIPT, shard_dir, "fresh", 3)
-    reference = run_device("cpython", SCRIPT, shard_dir, "fresh", 3)
-    assert out.splitlines()[-1] == reference.splitlines()[-1]
-    assert [e["epoch"] for e in lines(out, "epoch")] == [0, 1, 2]
-    assert lines(out, "epoch")[-1]["train_bp"] > 9000  # it really learned the synthetic classes
-    assert lines(out, "start")[0]["samples"] == 110
-
-
-def test_numpy_kernel_on_the_host_matches_the_board(shard_dir, monkeypatch):
-    from udfa import agent
-    from udfa_host import kernels_numpy
-    board = run_device("cpython", SCRIPT, shard_dir, "fresh", 2).splitlines()[-1]
+@pytest.mark.parametrize("rule", RULES)
+def test_training_is_identical_everywhere(shard_dir, interp, rule, monkeypatch):
+    """The agent under each interpreter ends with the weights the host's numpy kernel (and,
+    for a CNN, the numpy conv ops) computes from the same shards in the same order."""
+    out = run_device(interp, SCRIPT, shard_dir, "fresh", 3, rule)
     monkeypatch.chdir(shard_dir)
-    agent.create("model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
-    agent.train(["a.uds", "b.uds"], epochs=2, batch=8, lr_shift=13,
-                every=24, report_every=40, fresh=True, kernel=kernels_numpy)
-    model, state = checkpoint.load("ckpt.udfa")
-    assert board == "weights %d seen %d" % (synth.weights_crc(model), state["seen"])
+    host = agent_train.run(rule, 3, True, kernel=kernels_numpy, ops=conv_numpy)
+    assert out.splitlines()[-1] == host
+    assert [e["epoch"] for e in lines(out, "epoch")] == [0, 1, 2]
+    # it really learned the synthetic classes
+    assert lines(out, "epoch")[-1]["train_bp"] > (9000 if rule == "dfa" else 6000)
+    assert lines(out, "start")[0]["samples"] == 110
+    assert lines(out, "start")[0]["rule"] == rule
 
 
-def test_resume_mid_epoch_and_after_epochs(shard_dir):
-    straight = run_device("cpython", SCRIPT, shard_dir, "fresh", 3).splitlines()[-1]
+@pytest.mark.parametrize("rule", RULES)
+def test_resume_mid_epoch_and_after_epochs(shard_dir, rule):
+    straight = run_device("cpython", SCRIPT, shard_dir, "fresh", 3, rule).splitlines()[-1]
     # the run left ckpt.udfa (final) and ckpt.udfa.old (24 samples earlier, mid-epoch 3):
     # lose the final one as if power had failed while writing it, then resume.
     (shard_dir / "ckpt.udfa").write_bytes(b"partial")
     old = checkpoint.restore(str(shard_dir / "ckpt.udfa"))[1]
     assert old["epoch"] == 2 and 0 < old["next"] < 110
-    out = run_device("cpython", SCRIPT, shard_dir, "resume", 3)
+    out = run_device("cpython", SCRIPT, shard_dir, "resume", 3, rule)
     assert lines(out, "start")[0]["next"] == old["next"]
     assert out.splitlines()[-1] == straight
     # stopping after 2 epochs, then asking for 3, also ends with the same weights
-    run_device("cpython", SCRIPT, shard_dir, "fresh", 2)
-    assert run_device("cpython", SCRIPT, shard_dir, "resume", 3).splitlines()[-1] == straight
+    run_device("cpython", SCRIPT, shard_dir, "fresh", 2, rule)
+    assert run_device("cpython", SCRIPT, shard_dir, "resume", 3, rule).splitlines()[-1] == \
+        straight
+
+
+def test_cnn_settings_kernel_and_decay(shard_dir, monkeypatch):
+    """A CNN takes LES's settings only, trains on the plain kernel, and its learning rates
+    (per block and per head) slow down by one shift every `decay` epochs."""
+    from udfa import agent
+    from udfa.kernels import plain
+    from udfa.model import load
+    monkeypatch.chdir(shard_dir)
+    agent.create("cnn.udfa", "c4k3p2-c6k3-f5", shape=(6, 8, 1))
+    with pytest.raises(ValueError, match="a CNN, trained by LES, which takes no setting 'fb_shift'"):
+        agent.train(["a.uds"], model="cnn.udfa", fb_shift=6, fresh=True)
+    with pytest.raises(ValueError, match="plain kernel, not viper"):
+        agent.train(["a.uds"], model="cnn.udfa", kernel="viper", fresh=True)
+    with pytest.raises(ValueError, match="input shape"):
+        agent.create("cnn.udfa", "c4k3p2-c6k3-f5")
+    settings = agent._settings(True, {"lr_shift": [15, 12], "head_lr_shift": 10})
+    net = agent._trainer(load("cnn.udfa"), plain, None, 1, settings)
+    agent._set_rates(net, settings, 2)
+    assert net.lr_shift == [17, 14] and net.head_lr_shift == [12, 12]
+    agent._set_rates(net, dict(settings, head_lr_shift=None), 1)
+    assert net.lr_shift == [16, 13] == net.head_lr_shift
 
 
 def test_resume_refuses_other_settings(shard_dir):

@@ -2,10 +2,16 @@
 # train and evaluate a model on the shards in the board's file system. `shards` is a list
 # of paths or a prefix P naming P-000.uds, P-001.uds, ... (see feed.ShardFeed).
 #
+# The model picks the training rule: an MLP (udfa.model.Model, model file version 1) learns
+# by direct feedback alignment (udfa.dfa), a CNN (udfa.conv.ConvModel, version 2) by local
+# error signals (udfa.les). One loop trains both; the few things that differ (settings,
+# building the trainer, learning-rate decay, where predictions come from) are the small
+# functions below train(). udfa.conv and udfa.les are imported only for a CNN.
+#
 # Every report is one line "UDFA {json}" so the host can follow training live.
 # Training checkpoints every `every` samples and at each epoch end; a call after a reset
-# resumes from the newest valid checkpoint, with the same batches, so the final weights
-# equal those of an uninterrupted run.
+# resumes from the newest valid checkpoint, with the same batches and rounding offsets, so
+# the final weights equal those of an uninterrupted run.
 import gc
 import json
 
@@ -15,6 +21,12 @@ from udfa.feed import ShardFeed
 from udfa.metrics import Confusion
 from udfa.model import Model, load
 from udfa.network import Network
+
+# Each rule's settings (agent.train's keywords beyond the loop's) with their defaults; a
+# checkpoint records them all, and a resumed run must be given the same.
+DFA_SETTINGS = {"lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127]}
+LES_SETTINGS = {"lr_shift": 20, "head_lr_shift": None, "bw_shift": 10, "wd_shift": 0,
+                "target": [64, 0]}
 
 
 def free_heap():
@@ -28,45 +40,65 @@ def report(event, fields):
     print("UDFA", json.dumps(fields))
 
 
-def create(path, sizes, acts, shifts=None, seed=1, init=0):
-    """Write a fresh model file (zero or uniform random weights)."""
-    model = Model(sizes, acts, shifts, 255, seed)
-    model.init_uniform(init)
+def create(path, net, acts=None, shifts=None, seed=1, init=0, shape=None):
+    """Write a fresh model file. net: an MLP's layer sizes, e.g. [196, 112, 10] (acts: one
+    activation per layer, default tanh; weights zero, or uniform in +-init), which trains by
+    DFA; or a CNN's spec string, e.g. "c8k3p2-c16k3p2-f10" on inputs of `shape` (H, W, C),
+    which trains by LES (Kaiming-uniform weights from the seed: LES needs random ones)."""
+    if isinstance(net, str):
+        if shape is None or acts or shifts or init:
+            raise ValueError("a conv model takes its input shape (H, W, C) and a seed, not "
+                             "acts, shifts or init")
+        from udfa.conv import ConvModel
+        model = ConvModel(net, shape, 255, seed)
+        model.init_kaiming()
+    else:
+        model = Model(net, acts or ["tanh"] * (len(net) - 1), shifts, 255, seed)
+        model.init_uniform(init)
     model.save(path)
     report("created", {"model": path, "net": model.describe(), "bytes": model.weights_bytes()})
 
 
-def train(shards, model="model.udfa", epochs=1, batch=16, lr_shift=14, decay=10, fb_shift=6,
-          fb_range=127, target=(127, -127), kernel=None, ckpt="ckpt.udfa", every=2000,
-          report_every=500, fresh=False):
-    config = {"shards": shards, "model": model, "batch": batch, "lr_shift": lr_shift,
-              "decay": decay, "fb_shift": fb_shift, "fb_range": fb_range,
-              "target": list(target)}
+def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
+          ckpt="ckpt.udfa", every=2000, report_every=500, fresh=False, ops=None,
+          **settings):
+    """Train the model (or resume its checkpoint) for `epochs` epochs in all. settings: the
+    rule's (DFA_SETTINGS for an MLP, LES_SETTINGS for a CNN: lr_shift there is one shift or
+    one per block); every learning rate halves (shift + 1) each `decay` epochs. kernel: a
+    name or module (default: the fastest here; a CNN trains on the plain kernel); ops: a
+    CNN's conv ops (default udfa.conv; the host passes udfa_host.conv_numpy with its numpy
+    kernel)."""
     found = None if fresh else checkpoint.restore(ckpt)
+    net_model = found[0] if found else load(model)
+    conv = _is_conv(net_model)
+    settings = _settings(conv, settings)
+    config = {"shards": shards, "model": model, "batch": batch, "decay": decay}
+    config.update(settings)
     if found:
-        net_model, state = found
+        state = found[1]
         if state["config"] != config:
             raise ValueError("checkpoint %s was made with other settings %r; train with "
                              "fresh=True to start over" % (ckpt, state["config"]))
     else:
-        net_model = load(model)
         state = {"epoch": 0, "next": 0, "seen": 0, "config": config, "rounding": None}
-    k = kernels.load(kernel)
+    k = _kernel(kernel, conv)
     feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
-    net = DFA(net_model, k, batch, lr_shift, fb_shift, fb_range, target)
+    net = _trainer(net_model, k, ops, batch, settings)
     if state["rounding"]:  # resume the rounding offsets where the checkpoint left them
         net.rounding.hi, net.rounding.lo = state["rounding"]
+    y = net.y if conv else net.a[-1]  # the output layer's activations after each step
     conf = Confusion(net_model.n_classes)
-    report("start", {"net": net_model.describe(), "kernel": k.__name__, "samples": feed.total,
-                     "epoch": state["epoch"], "next": state["next"], "free": free_heap()})
+    report("start", {"net": net_model.describe(), "rule": "les" if conv else "dfa",
+                     "kernel": k.__name__, "samples": feed.total, "epoch": state["epoch"],
+                     "next": state["next"], "free": free_heap()})
     while state["epoch"] < epochs:
         epoch = state["epoch"]
-        net.set_lr_shift(lr_shift + epoch // decay)
+        _set_rates(net, settings, epoch // decay)
         conf.clear()
         done = state["next"]
         for rows in feed.batches(net_model.seed, epoch, done):
             net.step(feed.x, feed.labels, rows)
-            k.argmax(net.a[-1], rows, net_model.n_classes, net.pred)
+            k.argmax(y, rows, net_model.n_classes, net.pred)
             conf.add(feed.labels, net.pred, rows)
             done += rows
             state["seen"] += rows
@@ -84,18 +116,78 @@ def train(shards, model="model.udfa", epochs=1, batch=16, lr_shift=14, decay=10,
     report("done", {"ckpt": ckpt, "epochs": state["epoch"], "seen": state["seen"]})
 
 
+def _is_conv(model):
+    return hasattr(model, "blocks")  # a ConvModel; no import of udfa.conv for an MLP
+
+
+def _settings(conv, given):
+    """The rule's settings: its defaults with `given` on top (tuples as lists, as a
+    checkpoint's JSON gives them back)."""
+    s = dict(LES_SETTINGS if conv else DFA_SETTINGS)
+    for name in given:
+        if name not in s:
+            raise ValueError("the model is %s, which takes no setting %r (it takes %s); "
+                             "to train the other kind, start over with a fresh model "
+                             "('udfa train --fresh')"
+                             % ("a CNN, trained by LES" if conv else "an MLP, trained by DFA",
+                                name, ", ".join(sorted(s))))
+        v = given[name]
+        s[name] = list(v) if isinstance(v, tuple) else v
+    return s
+
+
+def _kernel(kernel, conv):
+    """The kernel module. A CNN runs on the plain kernel (or on a module the caller passes
+    with matching ops): udfa.conv's ops index flat arrays, and its heads take int16 inputs."""
+    if conv and isinstance(kernel, str) and kernel != "plain":
+        raise ValueError("a conv model trains and predicts with the plain kernel, not %s"
+                         % kernel)
+    return kernels.load(kernel, ("plain",) if conv else kernels.PREFERENCE)
+
+
+def _trainer(model, k, ops, batch, settings):
+    """The rule's trainer; the settings are keywords of its constructor."""
+    if _is_conv(model):
+        from udfa.les import LES
+        return LES(model, k, ops, batch, **settings)
+    return DFA(model, k, batch, **settings)
+
+
+def _set_rates(net, s, slower):
+    """Learning rates `slower` halvings below the settings' (the decay): for LES, every
+    block's and every head's (head_lr_shift None: as the blocks)."""
+    if "head_lr_shift" in s:
+        net.set_lr_shift(_slower(s["lr_shift"], slower), _slower(s["head_lr_shift"], slower))
+    else:
+        net.set_lr_shift(_slower(s["lr_shift"], slower))
+
+
+def _slower(shift, n):
+    """A learning-rate shift (an int, one per block, or None) n halvings slower."""
+    if shift is None:
+        return None
+    return shift + n if isinstance(shift, int) else [v + n for v in shift]
+
+
 def save(ckpt, net, state):
     state["rounding"] = [net.rounding.hi, net.rounding.lo]
     checkpoint.save(ckpt, net.model, state)
 
 
-def evaluate(shards, model="ckpt.udfa", batch=16, kernel=None):
-    """Accuracy and confusion matrix of a model (or checkpoint) on shards."""
+def evaluate(shards, model="ckpt.udfa", batch=None, kernel=None):
+    """Accuracy and confusion matrix of a model (or checkpoint) on shards. batch: samples per
+    forward pass, default 16 for an MLP and 1 for a CNN (whose buffers hold every position)."""
     found = checkpoint.restore(model)
     net_model = found[0] if found else load(model)
-    k = kernels.load(kernel)
+    conv = _is_conv(net_model)
+    batch = batch or (1 if conv else 16)
+    k = _kernel(kernel, conv)
     feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
-    net = Network(net_model, k, batch)
+    if conv:
+        from udfa.conv import ConvNetwork
+        net = ConvNetwork(net_model, k, None, batch)
+    else:
+        net = Network(net_model, k, batch)
     conf = Confusion(net_model.n_classes)
     for rows in feed.batches(0, 0):
         conf.add(feed.labels, net.predict(feed.x, rows), rows)
