@@ -5,7 +5,7 @@ import pytest
 
 from udfa_host.boards import ProfileError, list_profiles, load_profile
 
-EXPECTED = {"rp2040", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"}
+EXPECTED = {"rp2040", "rp2040-cnn", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"}
 FIELDS = {
     "name": str, "description": str, "firmware": str, "heap_bytes": int, "heap": str,
     "entry": str, "backends": list, "network": dict, "shard_bytes": int, "transport": dict,
@@ -27,9 +27,21 @@ def test_profile_fields(name):
     assert p["heap_bytes"] == int(p["heap"][:-1]) * _UNITS[p["heap"][-1]]
     assert p["entry"] == ("code.py" if p["firmware"] == "circuitpython" else "main.py")
     assert set(p["backends"]) <= {"ulab", "viper", "plain"} and p["backends"][-1] == "plain"
-    assert set(p["network"]) == {"inputs", "hidden", "outputs"}
+    # an MLP (layer sizes, DFA) or a CNN (spec string and input shape, LES)
+    assert set(p["network"]) in ({"inputs", "hidden", "outputs"},
+                                 {"inputs", "shape", "spec", "outputs"})
     assert p["transport"]["kind"] == "serial"
     assert "interpreter" in p and "mpy_arch" in p
+
+
+def test_cnn_profile_network_and_settings():
+    from udfa.conv import ConvModel
+    p = load_profile("rp2040-cnn")
+    net = p["network"]
+    model = ConvModel(net["spec"], net["shape"])
+    assert (model.n_inputs, model.n_classes) == (net["inputs"], net["outputs"])
+    assert p["backends"] == ["plain"]  # LES runs on the plain kernel
+    assert {"head_lr_shift", "bw_shift", "target"} <= set(p["train"])
 
 
 def test_circuitpython_has_no_viper():

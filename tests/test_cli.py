@@ -17,6 +17,7 @@ from conftest import DEVICE, ROOT
 from udfa import checkpoint
 from udfa_host import board_train, cli, deploy
 from udfa_host.boards import load_profile
+from udfa_host.cli import load_model_file
 from udfa_host.link import Board
 from udfa_host.shards import read_shard, write_shards
 
@@ -136,6 +137,54 @@ def test_board_workflow(tiny, capsys):
 
 
 @needs_micropython
+def test_cnn_board_workflow(tmp_path, monkeypatch, capsys):
+    """The rp2040-cnn profile through the same verbs: 14x14 shards of the shipped MNIST
+    subset, LES training on the virtual Pico (200 samples), pull, eval. The board's weights
+    equal the host's LES (numpy kernel and conv ops) on the same shards and settings, and the
+    board's own evaluation (agent.evaluate) agrees with the PC's."""
+    from udfa import agent
+    from udfa_host import conv_numpy, kernels_numpy
+    monkeypatch.setenv("UDFA_VIRTUAL_DIR", str(tmp_path / "virtual"))
+    monkeypatch.chdir(tmp_path)
+    data, board = str(ROOT / "data" / "mnist-demo"), "virtual:rp2040-cnn"
+    for split, n in (("train", 200), ("test", 50)):
+        paths = cli.run(["prepare", "--data", data, "--split", split, "--limit", str(n),
+                         "--profile", "rp2040-cnn", "--out", "shards"])
+        assert read_shard(paths[0])[0].shape == (n, 14, 14)  # the profile's input size
+    assert udfa("deploy", "--no-entry", board=board) == 0
+    assert udfa("push", "shards", board=board) == 0
+    assert udfa("train", "--fresh", "--epochs", "1", "--every", "64", board=board) == 0
+    start = json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
+    assert (start["rule"], start["kernel"], start["samples"]) == ("les", "udfa.kernels.plain",
+                                                                  200)
+    assert start["net"] == "c8k3p2-c16k3p2-f10 on 14x14x1"
+    assert udfa("pull", "--out", "cnn.udfa", board=board) == 0
+    assert cli.main(["eval", "cnn.udfa", "--data", data, "--out", "test.json"]) == 0
+    result = json.loads((tmp_path / "test.json").read_text())
+    assert result["samples"] == 1000 and result["accuracy"] > 0.15  # chance: 0.1
+
+    profile = load_profile("rp2040-cnn")
+    setup = board_train.settings(profile, {"epochs": 1, "every": 64})
+    agent.create("host.udfa", **board_train.network(profile))
+    agent.train(str(tmp_path / "shards" / "train"), model="host.udfa", ckpt="host-ckpt.udfa",
+                fresh=True, kernel=kernels_numpy, ops=conv_numpy,
+                **{k: v for k, v in setup.items() if k in board_train.TRAIN_KEYS})
+    host, _ = checkpoint.load("host-ckpt.udfa")
+    assert weights(host) == weights(load_model_file("cnn.udfa"))
+
+    with Board.open(board) as b:
+        out = b.exec("from udfa import agent\nagent.evaluate('data/test')", timeout=120)
+    on_board = json.loads(out.split("UDFA ")[-1])
+    assert cli.main(["eval", "cnn.udfa", "--shards", "shards/test-000.uds", "--out",
+                     "test-shard.json"]) == 0
+    on_pc = json.loads((tmp_path / "test-shard.json").read_text())
+    assert on_board["confusion"] == on_pc["confusion"] and on_board["total"] == 50
+    assert cli.main(["export", "cnn.udfa", "--out", "cnn.h"]) == 1
+    assert "is a CNN (c8k3p2-c16k3p2-f10 on 14x14x1): export writes MLPs only" in \
+        capsys.readouterr().err
+
+
+@needs_micropython
 def test_deploy_source_replaces_bytecode(tiny):
     assert udfa("deploy", "--no-entry") == 0
     assert udfa("deploy", "--source", "--no-entry") == 0
@@ -174,10 +223,12 @@ def test_train_settings_come_from_the_profile_with_flags_on_top():
     profile = load_profile("rp2040")
     merged = board_train.settings(profile, {"epochs": 2, "batch": None})
     assert merged["epochs"] == 2 and merged["batch"] == profile["train"]["batch"]
-    assert board_train.network_sizes(profile) == [196, 112, 10]
+    assert board_train.network(profile) == {"net": [196, 112, 10]}
     for name in ("rp2040", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"):
         p = load_profile(name)
-        assert len(p["train"]["acts"]) == len(board_train.network_sizes(p)) - 1, name
+        assert len(p["train"]["acts"]) == len(board_train.network(p)["net"]) - 1, name
+    assert board_train.network(load_profile("rp2040-cnn")) == {"net": "c8k3p2-c16k3p2-f10",
+                                                               "shape": [14, 14, 1]}
 
 
 def test_usage_errors(tmp_path, capsys):

@@ -1,10 +1,11 @@
 """Runs on the PC: trains a model on a board and brings the weights back.
 
-train() creates the model on the board (the profile's network) unless it is there, writes the
-job to the board's train.json and runs it through udfa.autorun, the same code main.py and
-code.py run at boot. The board's "UDFA {json}" lines drive a live progress bar and are kept,
-with the host's clock, as a JSONL training log for `udfa plot`. The board checkpoints as it
-goes, so after a reset, a pulled cable or Ctrl-C, running train() again resumes exactly.
+train() creates the model on the board (the profile's network: an MLP's layer sizes, trained by
+DFA, or a CNN's spec string, trained by LES) unless it is there, writes the job to the board's
+train.json and runs it through udfa.autorun, the same code main.py and code.py run at boot.
+The board's "UDFA {json}" lines drive a live progress bar and are kept, with the host's clock,
+as a JSONL training log for `udfa plot`. The board checkpoints as it goes, so after a reset, a
+pulled cable or Ctrl-C, running train() again resumes exactly.
 """
 import json
 import tempfile
@@ -21,9 +22,10 @@ BOARD_DATA = "data"  # board folder of the pushed shards
 BOARD_MODEL = "model.udfa"  # the untrained model a job starts from
 BOARD_CKPT = "ckpt.udfa"
 JOB = "train.json"  # must match udfa.autorun.JOB
-# Keys of a profile's "train" section that go to agent.train; the others build the model.
+# Keys of a profile's "train" section that go to agent.train (the loop's, DFA's and LES's
+# settings); the others build the model.
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
-              "kernel", "every", "report_every")
+              "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every")
 MODEL_KEYS = ("acts", "shifts", "seed", "init")
 
 
@@ -31,9 +33,13 @@ class TrainError(RuntimeError):
     pass
 
 
-def network_sizes(profile):
+def network(profile):
+    """agent.create's network arguments for the profile: an MLP's layer sizes, or a CNN's
+    spec string and input shape (H, W, C)."""
     net = profile["network"]
-    return [net["inputs"]] + list(net["hidden"]) + [net["outputs"]]
+    if "spec" in net:
+        return {"net": net["spec"], "shape": net["shape"]}
+    return {"net": [net["inputs"]] + list(net["hidden"]) + [net["outputs"]]}
 
 
 def settings(profile, overrides):
@@ -68,12 +74,11 @@ def check_deployed(board):
                          % board.port)
 
 
-def create_model(board, sizes, setup):
-    """Write a fresh model file on the board (agent.create), from the model keys of setup."""
-    kw = {k: setup[k] for k in MODEL_KEYS if k in setup}
-    kw.setdefault("acts", ["tanh"] * (len(sizes) - 1))
-    board.exec("from udfa import agent\nagent.create(%r, %r, **%r)" % (BOARD_MODEL, sizes, kw),
-               timeout=60)
+def create_model(board, net, setup):
+    """Write a fresh model file on the board (agent.create) from network(profile) and the
+    model keys of setup."""
+    kw = dict(net, **{k: setup[k] for k in MODEL_KEYS if k in setup})
+    board.exec("from udfa import agent\nagent.create(%r, **%r)" % (BOARD_MODEL, kw), timeout=60)
 
 
 def write_job(board, job):
@@ -89,13 +94,12 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     the profile's). on_event(event dict) sees every report as it arrives."""
     check_deployed(board)
     setup = settings(profile, overrides)
-    sizes = network_sizes(profile)
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
     write_job(board, job)
     if fresh or not board.exists(BOARD_MODEL):
         board.soft_reset()
-        create_model(board, sizes, setup)
+        create_model(board, network(profile), setup)
     board.soft_reset()  # training gets the whole heap, in one piece
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -266,7 +266,13 @@ def setup_export(p):
 def cmd_export(args):
     from .export import export
 
-    path = export(load_model_file(args.model), args.out, args.format)
+    from udfa.conv import ConvModel
+
+    model = load_model_file(args.model)
+    if isinstance(model, ConvModel):
+        raise UsageError("%s is a CNN (%s): export writes MLPs only; the model file itself is "
+                         "what udfa.conv.ConvNetwork runs" % (args.model, model.describe()))
+    path = export(model, args.out, args.format)
     print("wrote", path)
     return path
 

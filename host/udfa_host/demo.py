@@ -8,6 +8,8 @@ second run skips the files the board already holds.
 import json
 import time
 
+from udfa.conv import ConvModel
+
 from . import board_train, deploy, plots, push
 from .cli import board_profile, open_board, side_for, summarize
 from .evaluate import evaluate
@@ -64,7 +66,8 @@ def run(args):
                                       "udfa on %s: %s" % (args.board, model.describe()))
     matrix = plots.plot_confusion(confusion, out / "confusion.png",
                                   "test set, %d samples" % len(test_y))
-    header = export(model, out / "model.h")
+    # export writes MLPs only
+    header = "none: a CNN" if isinstance(model, ConvModel) else export(model, out / "model.h")
     lap("evaluate")
     print("6/6 test accuracy: %.2f%% (%d samples of %s)" % (100 * accuracy, len(test_y),
                                                            args.data))
