@@ -1,5 +1,6 @@
-# Training the rp2040 profile's network fits 60 KB of heap beyond the code, measured on the
-# 32-bit MicroPython build (board-sized objects) with the profile's heap limit.
+# Training the rp2040 profile's network, and the rp2040-cnn profile's CNN, fits 60 KB of heap
+# beyond the code, measured on the 32-bit MicroPython build (board-sized objects) with the
+# profile's heap limit.
 import json
 
 import numpy as np
@@ -22,3 +23,22 @@ def test_rp2040_training_fits_60k_beyond_the_code(tmp_path):
                      profile["train"]["batch"])
     kernel, used = out.split()
     assert kernel == "udfa.kernels.viper" and 40000 < int(used) <= BUDGET
+
+
+@pytest.mark.skipif("micropython-ulab-32" not in INTERPRETERS, reason="needs the 32-bit build")
+def test_rp2040_cnn_training_fits_60k_beyond_the_code(tmp_path):
+    """agent.train with the rp2040-cnn profile (LES, batch 1, checkpoints included) on a full
+    shard, stopped after 24 samples: the most heap live after any step, beyond the code."""
+    path = ROOT / "boards" / "rp2040-cnn.json"
+    profile = json.loads(path.read_text())
+    assert profile["heap"] == "190K"  # the heap the 32-bit build runs with (conftest)
+    rng = np.random.default_rng(0)
+    write_shards(rng.integers(0, 256, (1400, 14, 14), dtype=np.uint8),
+                 rng.integers(0, 10, 1400), tmp_path, "s", profile["shard_bytes"])
+    out = run_device("micropython-ulab-32", ROOT / "tests" / "board" / "cnn_heap.py",
+                     tmp_path, "s", path, 24)
+    code, used = map(int, out.split())
+    print("rp2040-cnn training on the 32-bit build: code %d bytes (from source), training "
+          "%d bytes beyond it at most (budget %d), heap %d" % (code, used, BUDGET,
+                                                               profile["heap_bytes"]))
+    assert 20000 < used <= BUDGET
