@@ -74,13 +74,14 @@ def test_cnn_settings_kernel_and_decay(shard_dir, monkeypatch):
     from udfa.model import load
     monkeypatch.chdir(shard_dir)
     agent.create("cnn.udfa", "c4k3p2-c6k3-f5", shape=(6, 8, 1))
-    with pytest.raises(ValueError, match="a CNN, trained by LES, which takes no setting 'fb_shift'"):
+    with pytest.raises(ValueError, match="cnn.udfa holds a CNN, trained by LES, which takes "
+                       "no setting 'fb_shift'"):
         agent.train(["a.uds"], model="cnn.udfa", fb_shift=6, fresh=True)
     with pytest.raises(ValueError, match="plain kernel, not viper"):
         agent.train(["a.uds"], model="cnn.udfa", kernel="viper", fresh=True)
     with pytest.raises(ValueError, match="input shape"):
         agent.create("cnn.udfa", "c4k3p2-c6k3-f5")
-    settings = agent._settings(True, {"lr_shift": [15, 12], "head_lr_shift": 10})
+    settings = agent._settings(True, {"lr_shift": [15, 12], "head_lr_shift": 10}, "cnn.udfa")
     net = agent._trainer(load("cnn.udfa"), plain, None, 1, settings)
     agent._set_rates(net, settings, 2)
     assert net.lr_shift == [17, 14] and net.head_lr_shift == [12, 12]

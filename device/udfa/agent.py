@@ -71,7 +71,7 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     found = None if fresh else checkpoint.restore(ckpt)
     net_model = found[0] if found else load(model)
     conv = _is_conv(net_model)
-    settings = _settings(conv, settings)
+    settings = _settings(conv, settings, ckpt if found else model)
     config = {"shards": shards, "model": model, "batch": batch, "decay": decay}
     config.update(settings)
     if found:
@@ -120,17 +120,17 @@ def _is_conv(model):
     return hasattr(model, "blocks")  # a ConvModel; no import of udfa.conv for an MLP
 
 
-def _settings(conv, given):
+def _settings(conv, given, path):
     """The rule's settings: its defaults with `given` on top (tuples as lists, as a
-    checkpoint's JSON gives them back)."""
+    checkpoint's JSON gives them back). path: the model's file, for errors."""
     s = dict(LES_SETTINGS if conv else DFA_SETTINGS)
     for name in given:
         if name not in s:
-            raise ValueError("the model is %s, which takes no setting %r (it takes %s); "
-                             "to train the other kind, start over with a fresh model "
-                             "('udfa train --fresh')"
-                             % ("a CNN, trained by LES" if conv else "an MLP, trained by DFA",
-                                name, ", ".join(sorted(s))))
+            raise ValueError("%s holds %s, which takes no setting %r (it takes %s); to "
+                             "train the other kind, start over with a fresh model ('udfa "
+                             "train --fresh')" % (path, "a CNN, trained by LES" if conv else
+                                                  "an MLP, trained by DFA", name,
+                                                  ", ".join(sorted(s))))
         v = given[name]
         s[name] = list(v) if isinstance(v, tuple) else v
     return s
