@@ -42,10 +42,10 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_
         # one BLAS thread: mini-batch products are too small to share, and spare threads
         # spinning on a busy 2-core machine made an epoch 10x slower (measured)
         with contextlib.redirect_stdout(lines), threadpool_limits(1, "blas"):
-            agent.train(shards, model_path, epoch + 1, settings["batch"], settings["lr_shift"],
-                        settings["decay"], settings["fb_shift"], target=settings["target"],
-                        kernel=kernels_numpy, ckpt=ckpt, every=1 << 29,
-                        report_every=1 << 29, fresh=epoch == 0)
+            agent.train(shards, model_path, epoch + 1, settings["batch"], settings["decay"],
+                        lr_shift=settings["lr_shift"], fb_shift=settings["fb_shift"],
+                        target=settings["target"], kernel=kernels_numpy, ckpt=ckpt,
+                        every=1 << 29, report_every=1 << 29, fresh=epoch == 0)
         seconds = time.perf_counter() - start
         model, _ = checkpoint.load(ckpt)
         accuracy, _ = evaluate(model, test_x, test_y)
