@@ -18,7 +18,6 @@ net = profile["network"]
 settings = profile["train"]
 settings["every"] = n // 2  # one checkpoint mid-way
 settings["report_every"] = 1  # a report, and so a measurement, after every step
-report = agent.report
 peak = [0]
 
 
