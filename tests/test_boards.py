@@ -4,6 +4,7 @@ import json
 import pytest
 
 from udfa_host.boards import ProfileError, list_profiles, load_profile
+from udfa_host.recipes import CNN_RECIPES
 
 EXPECTED = {"rp2040", "rp2040-cnn", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"}
 FIELDS = {
@@ -41,7 +42,12 @@ def test_cnn_profile_network_and_settings():
     model = ConvModel(net["spec"], net["shape"])
     assert (model.n_inputs, model.n_classes) == (net["inputs"], net["outputs"])
     assert p["backends"] == ["plain"]  # LES runs on the plain kernel
-    assert {"head_lr_shift", "bw_shift", "target"} <= set(p["train"])
+    # the settings of the host recipe that screened them (docs/RESULTS.md)
+    recipe = CNN_RECIPES["mnist14-cnn"]
+    assert net["spec"] == recipe["net"] and net["shape"][0] == recipe["size"]
+    for key in ("batch", "lr_shift", "head_lr_shift", "bw_shift", "wd_shift", "target", "decay",
+                "epochs"):
+        assert p["train"][key] == recipe[key], key
 
 
 def test_circuitpython_has_no_viper():

@@ -157,7 +157,7 @@ def test_cnn_board_workflow(tmp_path, monkeypatch, capsys):
     start = json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
     assert (start["rule"], start["kernel"], start["samples"]) == ("les", "udfa.kernels.plain",
                                                                   200)
-    assert start["net"] == "c8k3p2-c16k3p2-f10 on 14x14x1"
+    assert start["net"] == "c8k3p2-c16k3p2-c32k3p2-f10 on 14x14x1"
     assert udfa("pull", "--out", "cnn.udfa", board=board) == 0
     assert cli.main(["eval", "cnn.udfa", "--data", data, "--out", "test.json"]) == 0
     result = json.loads((tmp_path / "test.json").read_text())
@@ -180,7 +180,7 @@ def test_cnn_board_workflow(tmp_path, monkeypatch, capsys):
     on_pc = json.loads((tmp_path / "test-shard.json").read_text())
     assert on_board["confusion"] == on_pc["confusion"] and on_board["total"] == 50
     assert cli.main(["export", "cnn.udfa", "--out", "cnn.h"]) == 1
-    assert "is a CNN (c8k3p2-c16k3p2-f10 on 14x14x1): export writes MLPs only" in \
+    assert "is a CNN (c8k3p2-c16k3p2-c32k3p2-f10 on 14x14x1): export writes MLPs only" in \
         capsys.readouterr().err
 
 
@@ -227,8 +227,8 @@ def test_train_settings_come_from_the_profile_with_flags_on_top():
     for name in ("rp2040", "esp32", "esp32s3-psram", "circuitpython-rp2040", "unix"):
         p = load_profile(name)
         assert len(p["train"]["acts"]) == len(board_train.network(p)["net"]) - 1, name
-    assert board_train.network(load_profile("rp2040-cnn")) == {"net": "c8k3p2-c16k3p2-f10",
-                                                               "shape": [14, 14, 1]}
+    assert board_train.network(load_profile("rp2040-cnn")) == {
+        "net": "c8k3p2-c16k3p2-c32k3p2-f10", "shape": [14, 14, 1]}
 
 
 def test_usage_errors(tmp_path, capsys):

@@ -10,8 +10,8 @@ from udfa.les import LES
 import synth
 from synth import weights_crc
 
-SPEC, N, N_CLS = "c8k3p2-c16k3p2-f10", 48, 10
-SETTINGS = {"batch": 1, "lr_shift": 17, "head_lr_shift": 7, "bw_shift": 10,
+SPEC, N, N_CLS = "c8k3p2-c16k3p2-c32k3p2-f10", 48, 10  # recipe mnist14-cnn
+SETTINGS = {"batch": 1, "lr_shift": [17, 11, 11], "head_lr_shift": [7, 7, 7], "bw_shift": 10,
             "target": (64, 0)}
 
 
