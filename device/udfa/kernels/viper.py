@@ -18,6 +18,10 @@
 # Shifts above 31 give the same floor as 31 for |v| < 2^30, so they are clamped to 31.
 # Viper functions take at most 4 arguments (older firmware allows no more), so the handle
 # carries the per-call numbers in its int32 array P; nothing is allocated per call.
+# Inputs come in 'B' or 'b' buffers, or in 'h' buffers (the head inputs of an integer CNN's
+# conv blocks, grid sums up to MAX_CELL * 127: udfa.les): forward and update read those
+# through ptr16 (_forward_h, _update_h). The wrappers tell them apart once per buffer
+# (_wide, cached on the handle by identity), so a step pays one `is` test per call.
 import sys
 
 if sys.implementation.name != "micropython":  # CPython, CircuitPython: no viper emitter
@@ -54,6 +58,10 @@ class Layer:
         self.P[_BIAS] = BIAS_INPUT
         self.e = None  # set by the calls that get these buffers (no dict growth later)
         self.d = None
+        self.fx = None  # the last input buffer of forward / update, and whether it is 'h'
+        self.fwide = False
+        self.ux = None
+        self.uwide = False
 
 
 def bind(layer):
@@ -65,6 +73,12 @@ def bind(layer):
                 raise ValueError("a weight of %d exceeds the layer bound %d: the viper kernel "
                                  "would wrap (re-initialise or re-train the model)" % (v, w))
     return Layer(layer)
+
+
+def _wide(x):
+    """Whether x is an int16 ('h') array; MicroPython's array has no typecode attribute, so
+    this reads the repr of an empty slice (a small allocation, once per buffer)."""
+    return isinstance(x, array) and repr(x[:0]) == "array('h')"
 
 
 @micropython.viper
@@ -118,6 +132,49 @@ def _forward(L, x, a, s):
                 sp[ao + j] = slp[z + 128]
 
 
+@micropython.viper
+def _forward_h(L, x, a, s):
+    # _forward for int16 inputs ('h' buffers): |x| <= in_max, so |h| < 2^30 as there
+    P = ptr32(L.P)
+    rows = P[0]
+    has_s = P[6]
+    bias_in = P[7]
+    n_in = int(L.n_in)
+    n_out = int(L.n_out)
+    shift = int(L.shift)
+    W = ptr16(L.W)
+    b = ptr16(L.b)
+    h = ptr32(L.acc)
+    vals = ptr8(L.values)
+    slp = ptr8(L.slopes)
+    xp = ptr16(x)
+    ap = ptr8(a)
+    sp = ptr8(s)
+    m = 1
+    m = m << 31
+    for r in range(rows):
+        xo = r * n_in
+        for j in range(n_out):
+            h[j] = bias_in * ((int(b[j]) ^ 0x8000) - 0x8000)
+        for i in range(n_in):
+            v = (int(xp[xo + i]) ^ 0x8000) - 0x8000
+            if v:
+                wo = i * n_out
+                for j in range(n_out):
+                    h[j] += v * ((int(W[wo + j]) ^ 0x8000) - 0x8000)
+        ao = r * n_out
+        for j in range(n_out):
+            u = h[j]
+            z = (u - ((u & m) << 1)) >> shift
+            if z < -128:
+                z = -128
+            elif z > 127:
+                z = 127
+            ap[ao + j] = vals[z + 128]
+            if has_s:
+                sp[ao + j] = slp[z + 128]
+
+
 def forward(L, x, rows, a, s):
     """a = act(clamp((x W + 127 b) >> shift)); s = its slope (skipped when s is None)."""
     P = L.P
@@ -127,7 +184,13 @@ def forward(L, x, rows, a, s):
         s = a  # a buffer the loop never writes
     else:
         P[_SLOPES] = 1
-    _forward(L, x, a, s)
+    if x is not L.fx:
+        L.fx = x
+        L.fwide = _wide(x)
+    if L.fwide:
+        _forward_h(L, x, a, s)
+    else:
+        _forward(L, x, a, s)
 
 
 @micropython.viper
@@ -263,6 +326,51 @@ def _update(L, x, d):
     _apply(L, L.b, 0)
 
 
+@micropython.viper
+def _update_h(L, x, d):
+    # _update for int16 inputs ('h' buffers); the bias part is _update's
+    P = ptr32(L.P)
+    rows = P[0]
+    n_in = int(L.n_in)
+    n_out = int(L.n_out)
+    xp = ptr16(x)
+    dp = ptr32(d)
+    acc = ptr32(L.acc)
+    W = L.W
+    for i in range(n_in):
+        for j in range(n_out):
+            acc[j] = 0
+        used = 0
+        for r in range(rows):
+            v = (int(xp[r * n_in + i]) ^ 0x8000) - 0x8000
+            if v:
+                used = 1
+                do = r * n_out
+                for j in range(n_out):
+                    acc[j] += v * dp[do + j]  # modulo 2^32, exact: |acc| < 2^30
+        if used:
+            _apply(L, W, i * n_out)
+
+
+@micropython.viper
+def _update_bias(L, d):
+    P = ptr32(L.P)
+    rows = P[0]
+    n_out = int(L.n_out)
+    dp = ptr32(d)
+    acc = ptr32(L.acc)
+    bias_in = P[7]
+    for j in range(n_out):
+        acc[j] = 0
+    for r in range(rows):
+        do = r * n_out
+        for j in range(n_out):
+            acc[j] += dp[do + j]
+    for j in range(n_out):
+        acc[j] *= bias_in
+    _apply(L, L.b, 0)
+
+
 def update(L, x, d, rows, lr_shift, offset):
     """W -= (x^T d + offset) >> lr_shift, b likewise with the constant input 127; clamped."""
     if lr_shift > 31:
@@ -271,7 +379,14 @@ def update(L, x, d, rows, lr_shift, offset):
     P[_ROWS] = rows
     P[_SHIFT] = lr_shift
     P[_OFFSET] = offset
-    _update(L, x, d)
+    if x is not L.ux:
+        L.ux = x
+        L.uwide = _wide(x)
+    if L.uwide:
+        _update_h(L, x, d)
+        _update_bias(L, d)
+    else:
+        _update(L, x, d)
 
 
 @micropython.viper
