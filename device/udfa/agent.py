@@ -65,9 +65,9 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     """Train the model (or resume its checkpoint) for `epochs` epochs in all. settings: the
     rule's (DFA_SETTINGS for an MLP, LES_SETTINGS for a CNN: lr_shift there is one shift or
     one per block); every learning rate halves (shift + 1) each `decay` epochs. kernel: a
-    name or module (default: the fastest here; a CNN trains on the plain kernel); ops: a
-    CNN's conv ops (default udfa.conv; the host passes udfa_host.conv_numpy with its numpy
-    kernel)."""
+    name or module (default: the fastest here; a CNN trains on viper or plain, not ulab);
+    ops: a CNN's conv ops (default: the kernel's, udfa.conv.default_ops; the host passes
+    udfa_host.conv_numpy with its numpy kernel)."""
     found = None if fresh else checkpoint.restore(ckpt)
     net_model = found[0] if found else load(model)
     conv = _is_conv(net_model)
@@ -136,13 +136,16 @@ def _settings(conv, given, path):
     return s
 
 
-def _kernel(kernel, conv):
-    """The kernel module. A CNN runs on the plain kernel (or on a module the caller passes
-    with matching ops): udfa.conv's ops index flat arrays, and its heads take int16 inputs."""
-    if conv and isinstance(kernel, str) and kernel != "plain":
-        raise ValueError("a conv model trains and predicts with the plain kernel, not %s"
-                         % kernel)
-    return kernels.load(kernel, ("plain",) if conv else kernels.PREFERENCE)
+def _kernel(kernel, conv, training=True):
+    """The kernel module: `kernel` (a name or a module), or the fastest here. A CNN trains
+    with viper or plain (udfa.les.KERNELS; ulab is refused: its float32 'i' buffers do not
+    fit the conv ops) and predicts with any kernel, ulab included."""
+    if conv and training:
+        from udfa import les
+        if kernel is not None:
+            les.check_kernel(kernel)
+        return kernels.load(kernel, les.KERNELS)
+    return kernels.load(kernel, kernels.PREFERENCE)
 
 
 def _trainer(model, k, ops, batch, settings):
@@ -181,7 +184,7 @@ def evaluate(shards, model="ckpt.udfa", batch=None, kernel=None):
     net_model = found[0] if found else load(model)
     conv = _is_conv(net_model)
     batch = batch or (1 if conv else 16)
-    k = _kernel(kernel, conv)
+    k = _kernel(kernel, conv, False)
     feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
     if conv:
         from udfa.conv import ConvNetwork

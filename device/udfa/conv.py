@@ -356,12 +356,30 @@ def decay(L, shift):
         W[i] -= (W[i] + half) >> shift
 
 
-class ConvNetwork:
-    """A ConvModel bound to a matrix kernel and conv ops, with preallocated batch buffers."""
+def default_ops(kernel):
+    """The conv ops that go with a kernel module: the viper kernel's machine-code ones, else
+    this module's plain loops (the numpy kernel's are udfa_host.conv_numpy, passed by the
+    host)."""
+    if kernel.__name__ == "udfa.kernels.viper":
+        from udfa.kernels import viper_conv as ops
+    else:
+        import udfa.conv as ops
+    return ops
 
-    def __init__(self, model, kernel, ops=None, batch=1):
+
+class ConvNetwork:
+    """A ConvModel bound to a matrix kernel and conv ops, with preallocated batch buffers.
+    kernel: a module, a name, or None for the fastest here (udfa.kernels.PREFERENCE);
+    ops: None for default_ops(kernel)."""
+
+    KERNELS = None  # kernels to try for kernel=None: None is udfa.kernels.PREFERENCE
+
+    def __init__(self, model, kernel=None, ops=None, batch=1):
+        if kernel is None or isinstance(kernel, str):
+            from udfa import kernels
+            kernel = kernels.load(kernel, self.KERNELS or kernels.PREFERENCE)
         if ops is None:
-            import udfa.conv as ops
+            ops = default_ops(kernel)
         self.model = model
         self.k = kernel
         self.ops = ops

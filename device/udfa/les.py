@@ -24,13 +24,31 @@ from udfa.rng import XorShift32
 MAX_SLOPE = 8  # leaky and linear slopes (units of 1/8)
 
 
+KERNELS = ("viper", "plain")  # the device kernels LES trains with, fastest first
+
+
+def check_kernel(kernel):
+    """Refuse a kernel LES cannot train with on the device's conv ops: ulab, whose 'i'
+    buffers (errors, deltas, gradients) are float32 ndarrays that udfa.conv's ops would read
+    back as floats. ulab still runs a CNN's inference (ConvNetwork)."""
+    name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "")
+    if name in ("ulab", "udfa.kernels.ulab"):
+        raise ValueError("a conv model trains with the viper or plain kernel, not ulab (its "
+                         "float32 'i' buffers do not fit the conv ops); ulab only predicts")
+
+
 class LES(ConvNetwork):
     """limit: the largest accumulated sum the kernel may form exactly: 2^30 - 1 for the
-    plain / viper / ulab kernels on a board (small ints), 2^53 for the host numpy kernel."""
+    plain / viper kernels on a board (small ints), 2^53 for the host numpy kernel.
+    kernel: a module, a name, or None for the fastest of KERNELS here."""
 
-    def __init__(self, model, kernel, ops=None, batch=16, lr_shift=20, head_lr_shift=None,
-                 bw_shift=10, wd_shift=0, target=(64, 0), limit=SMALL_INT_MAX,
-                 random_round=True):
+    KERNELS = KERNELS
+
+    def __init__(self, model, kernel=None, ops=None, batch=16, lr_shift=20,
+                 head_lr_shift=None, bw_shift=10, wd_shift=0, target=(64, 0),
+                 limit=SMALL_INT_MAX, random_round=True):
+        if kernel is not None:
+            check_kernel(kernel)
         ConvNetwork.__init__(self, model, kernel, ops, batch)
         self.set_lr_shift(lr_shift, head_lr_shift)
         self.random_round = random_round
