@@ -47,6 +47,9 @@ def test_training_is_identical_everywhere(shard_dir, interp, rule, monkeypatch):
     assert lines(out, "epoch")[-1]["train_bp"] > (9000 if rule == "dfa" else 6000)
     assert lines(out, "start")[0]["samples"] == 110
     assert lines(out, "start")[0]["rule"] == rule
+    # the fastest kernel here trains both rules (a CNN too: viper, with its conv ops)
+    assert lines(out, "start")[0]["kernel"] == ("udfa.kernels.plain" if interp == "cpython"
+                                                else "udfa.kernels.viper")
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -67,7 +70,7 @@ def test_resume_mid_epoch_and_after_epochs(shard_dir, rule):
 
 
 def test_cnn_settings_kernel_and_decay(shard_dir, monkeypatch):
-    """A CNN takes LES's settings only, trains on the plain kernel, and its learning rates
+    """A CNN takes LES's settings only, trains on viper or plain (not ulab), and its learning rates
     (per block and per head) slow down by one shift every `decay` epochs."""
     from udfa import agent
     from udfa.kernels import plain
@@ -77,8 +80,8 @@ def test_cnn_settings_kernel_and_decay(shard_dir, monkeypatch):
     with pytest.raises(ValueError, match="cnn.udfa holds a CNN, trained by LES, which takes "
                        "no setting 'fb_shift'"):
         agent.train(["a.uds"], model="cnn.udfa", fb_shift=6, fresh=True)
-    with pytest.raises(ValueError, match="plain kernel, not viper"):
-        agent.train(["a.uds"], model="cnn.udfa", kernel="viper", fresh=True)
+    with pytest.raises(ValueError, match="viper or plain kernel, not ulab"):
+        agent.train(["a.uds"], model="cnn.udfa", kernel="ulab", fresh=True)
     with pytest.raises(ValueError, match="input shape"):
         agent.create("cnn.udfa", "c4k3p2-c6k3-f5")
     settings = agent._settings(True, {"lr_shift": [15, 12], "head_lr_shift": 10}, "cnn.udfa")

@@ -18,13 +18,19 @@ for name in ("plain", "viper", "ulab"):
         have.append(name)
     except ImportError:
         pass
-print(" ".join(have), "|", kernels.load().__name__)
+from udfa import agent
+cnn = [agent._kernel(None, True, t).__name__.split(".")[-1] for t in (True, False)]
+try:
+    agent._kernel("ulab", True)
+except (ValueError, ImportError) as e:
+    cnn.append(type(e).__name__)
+print(" ".join(have), "|", kernels.load().__name__, "| cnn", " ".join(cnn))
 """
-EXPECTED = {
-    "cpython": "plain | udfa.kernels.plain",
-    "micropython": "plain viper | udfa.kernels.viper",
-    "micropython-ulab": "plain viper ulab | udfa.kernels.viper",
-    "micropython-ulab-32": "plain viper ulab | udfa.kernels.viper",
+EXPECTED = {  # kernels present | the default | a CNN's for training, for inference, ulab's
+    "cpython": "plain | udfa.kernels.plain | cnn plain plain ValueError",
+    "micropython": "plain viper | udfa.kernels.viper | cnn viper viper ValueError",
+    "micropython-ulab": "plain viper ulab | udfa.kernels.viper | cnn viper viper ValueError",
+    "micropython-ulab-32": "plain viper ulab | udfa.kernels.viper | cnn viper viper ValueError",
 }
 
 
@@ -47,7 +53,8 @@ def test_unknown_kernel_is_an_error():
 
 
 def test_kernels_pass_fpu_lint():
-    files = [str(ROOT / "device" / "udfa" / "kernels" / n) for n in ("viper.py", "ulab.py")]
+    files = [str(ROOT / "device" / "udfa" / "kernels" / n)
+             for n in ("viper.py", "viper_conv.py", "ulab.py")]
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "fpu_lint.py")] + files,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

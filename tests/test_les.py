@@ -6,6 +6,7 @@ import pytest
 
 import les_board14
 import les_exact
+import les_kernels
 import synth
 from conftest import DEVICE_TESTS, INTERPRETERS, run_device
 from udfa import conv, pocket
@@ -218,3 +219,32 @@ def test_learning_rates_per_block_and_rounding():
         net.set_lr_shift([15], 11)
     with pytest.raises(ValueError, match="out of 0..29"):
         net.set_lr_shift(30, 11)
+
+
+@pytest.mark.parametrize("interp", sorted(i for i in INTERPRETERS if i != "cpython"))
+def test_fast_kernels_match_numpy(interp):
+    """CNN inference on viper and ulab and LES training on viper (les_exact's nets and the
+    14x14 board CNN, whose heads take int16 inputs) end with the numpy kernel's outputs and
+    weights; ulab refuses LES training."""
+    out = run_device(interp, DEVICE_TESTS / "les_kernels.py").splitlines()
+    want = []
+    for name in ("viper", "ulab"):
+        if name == "ulab" and "ulab" not in interp:
+            continue
+        for spec, side, seed, batch in les_kernels.INFER:
+            pred, crc = les_kernels.infer(spec, side, seed, batch, kernels_numpy, conv_numpy,
+                                          _numpy_loader)
+            want.append("infer %s %s y %d pred %s" % (name, spec, crc,
+                                                     " ".join(map(str, pred))))
+        if name == "ulab":
+            want.append("train ulab refused")
+            continue
+        xs, labels = les_exact.data()
+        load = _numpy_loader(xs, labels, les_exact.SIDE ** 2)
+        for spec in les_exact.SPECS:
+            _, crcs, pred = les_exact.train(spec, kernels_numpy, conv_numpy, load,
+                                            9 if spec[0] == "f" else 0)
+            want.append("train viper %s %s pred %s" % (spec, " ".join(map(str, crcs)), pred))
+        want.append("train viper %s %d" % (les_board14.SPEC, les_kernels.board(
+            kernels_numpy, conv_numpy, _numpy_loader)))
+    assert out == want
