@@ -3,9 +3,10 @@
 mypy checks device/ (the udfa package and the entry points) with circuitpython-stubs and
 adafruit-circuitpython-typing installed, so an import of a module CircuitPython lacks
 (machine, ...), a MicroPython-only attribute (micropython.viper) or a wrong call into
-CircuitPython's modules (usb_cdc, ulab) fails. kernels/viper.py is MicroPython-only by design:
-it raises ImportError elsewhere, before its viper code, so it is not checked. Then the entry
-points and the agent run under CPython with no `micropython` module, as on CircuitPython.
+CircuitPython's modules (usb_cdc, ulab) fails. kernels/viper.py and viper_conv.py are
+MicroPython-only by design: they raise ImportError elsewhere, before their viper code, so they
+are not checked. Then the entry points and the agent run under CPython with no `micropython`
+module, as on CircuitPython.
 
 Needs: pip install mypy circuitpython-stubs adafruit-circuitpython-typing (skips without them).
 Install adafruit-circuitpython-typing with --no-deps in a test environment: its dependency
@@ -33,6 +34,8 @@ explicit_package_bases = True
 cache_dir = /dev/null
 # MicroPython-only: raises ImportError on CircuitPython before any viper code
 [mypy-udfa.kernels.viper]
+ignore_errors = True
+[mypy-udfa.kernels.viper_conv]
 ignore_errors = True
 # crc32's pure-Python fallback redefines binascii's on purpose
 [mypy-udfa.checksum]

@@ -16,7 +16,7 @@
 # (B*H*W) x C, which read flat are also B x (H*W*C).
 import struct
 
-from udfa import pocket
+from udfa import kernels, pocket
 from udfa.model import (_HEADER, _LAYER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError,
                         _read, _write, default_shift, read_weights, write_layers)
 from udfa.pocket import SLOPE_SHIFT
@@ -372,12 +372,11 @@ class ConvNetwork:
     kernel: a module, a name, or None for the fastest here (udfa.kernels.PREFERENCE);
     ops: None for default_ops(kernel)."""
 
-    KERNELS = None  # kernels to try for kernel=None: None is udfa.kernels.PREFERENCE
+    KERNELS = tuple(kernels.PREFERENCE)  # the kernels kernel=None tries, fastest first
 
     def __init__(self, model, kernel=None, ops=None, batch=1):
         if kernel is None or isinstance(kernel, str):
-            from udfa import kernels
-            kernel = kernels.load(kernel, self.KERNELS or kernels.PREFERENCE)
+            kernel = kernels.load(kernel, self.KERNELS)
         if ops is None:
             ops = default_ops(kernel)
         self.model = model
