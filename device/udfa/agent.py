@@ -160,12 +160,13 @@ def _set_rates(net, s, slower):
     """Learning rates `slower` halvings below the settings' (the decay): for LES, every
     block's and every head's (head_lr_shift None: as the blocks)."""
     if "head_lr_shift" in s:
-        net.set_lr_shift(_slower(s["lr_shift"], slower), _slower(s["head_lr_shift"], slower))
+        net.set_lr_shift(slower_shift(s["lr_shift"], slower),
+                         slower_shift(s["head_lr_shift"], slower))
     else:
-        net.set_lr_shift(_slower(s["lr_shift"], slower))
+        net.set_lr_shift(slower_shift(s["lr_shift"], slower))
 
 
-def _slower(shift, n):
+def slower_shift(shift, n):
     """A learning-rate shift (an int, one per block, or None) n halvings slower."""
     if shift is None:
         return None

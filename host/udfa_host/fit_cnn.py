@@ -12,6 +12,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from udfa.agent import slower_shift
 from udfa.conv import ConvModel, ConvNetwork, parse
 from udfa.les import LES
 from udfa.rng import XorShift32
@@ -34,11 +35,6 @@ def predict(model, images, batch=500):
 
 def accuracy(model, images, labels):
     return float((predict(model, images) == np.asarray(labels)).mean())
-
-
-def _plus(shift, n):
-    """A learning-rate shift (int or one per block) n steps slower."""
-    return shift + n if isinstance(shift, int) else [v + n for v in shift]
 
 
 def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threads=1,
@@ -65,9 +61,8 @@ def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threa
     history = []
     for epoch in range(settings["epochs"]):
         slower = epoch // settings["decay"]  # the learning rates halve every `decay` epochs
-        head = settings.get("head_lr_shift")
-        net.set_lr_shift(_plus(settings["lr_shift"], slower),
-                         None if head is None else _plus(head, slower))
+        net.set_lr_shift(slower_shift(settings["lr_shift"], slower),
+                         slower_shift(settings.get("head_lr_shift"), slower))
         order = epoch_order(len(x_all), seed, epoch)
         right = 0
         start = time.perf_counter()
