@@ -43,8 +43,9 @@ def report(event, fields):
 def create(path, net, acts=None, shifts=None, seed=1, init=0, shape=None):
     """Write a fresh model file. net: an MLP's layer sizes, e.g. [196, 112, 10] (acts: one
     activation per layer, default tanh; weights zero, or uniform in +-init), which trains by
-    DFA; or a CNN's spec string, e.g. "c8k3p2-c16k3p2-f10" on inputs of `shape` (H, W, C),
-    which trains by LES (Kaiming-uniform weights from the seed: LES needs random ones)."""
+    DFA; or a CNN's spec string, e.g. "c8k3p2-c16k3p2-c32k3p2-f10" on inputs of `shape`
+    (H, W, C), which trains by LES (Kaiming-uniform weights from the seed: LES needs random
+    ones)."""
     if isinstance(net, str):
         if shape is None or acts or shifts or init:
             raise ValueError("a conv model takes its input shape (H, W, C) and a seed, not "
