@@ -248,3 +248,17 @@ def test_fast_kernels_match_numpy(interp):
         want.append("train viper %s %d" % (les_board14.SPEC, les_kernels.board(
             kernels_numpy, conv_numpy, _numpy_loader)))
     assert out == want
+
+
+def test_kaiming_range_follows_the_scaling_shift():
+    """A layer whose shift is k above its default starts with weights 2^k larger (the same
+    function); the other layers start as with default shifts."""
+    plain_m = ConvModel("c4k3p2-f6-f3", (6, 6, 1), seed=2)
+    plain_m.init_kaiming()
+    finer = ConvModel("c4k3p2-f6-f3", (6, 6, 1), seed=2)
+    finer.out.shift += 3
+    finer.init_kaiming()
+    r = conv.isqrt(6 * (1 << 24) // plain_m.out.n_in)  # the default range (4096 = 1.0)
+    assert r // 2 < max(abs(w) for w in plain_m.out.W) <= r
+    assert 4 * r < max(abs(w) for w in finer.out.W) <= 8 * r
+    assert list(finer.blocks[0].layer.W) == list(plain_m.blocks[0].layer.W)

@@ -116,6 +116,7 @@ class ConvModel:
         H, W, C = shape
         self.blocks = []
         self.layers = []  # every Dense, in file order: block, its head, ..., output
+        self.default_shifts = []  # each layer's scaling shift unless settings replace it
         layer_in_max = in_max
         for n, (kind, n_out, k, pool, grid) in enumerate(parts[:-1]):
             b = Block(kind, H, W, C, n_out, k, pool, grid)
@@ -138,6 +139,7 @@ class ConvModel:
                                layer_in_max, _stored)
 
     def _dense(self, n_in, n_out, act, shift, in_max, stored):
+        self.default_shifts.append(shift)
         if stored is not None:  # (n_in, n_out, act, shift) read from a file
             s_in, s_out, act, shift = stored.pop(0)
             if (s_in, s_out) != (n_in, n_out):
@@ -156,11 +158,15 @@ class ConvModel:
         return self.out.n_out
 
     def init_kaiming(self):
-        """Weights uniform in [-r, r] without 0, r = sqrt(6 / fan_in) (4096 stands for 1.0),
-        from the model seed; biases zero. LES needs random weights (heads feed back)."""
+        """Weights uniform in [-r, r] without 0, r = sqrt(6 / fan_in) (4096 stands for 1.0 at
+        the layer's default shift; 2^k times that for a shift k above it, so the layer starts
+        as the same function), from the model seed; biases zero. LES needs random weights
+        (heads feed back)."""
         rng = XorShift32(self.seed ^ 0x5EED)
-        for layer in self.layers:
-            r = min(isqrt(6 * (1 << 2 * WEIGHT_BITS) // layer.n_in), layer.wmax, 32767)
+        for layer, default in zip(self.layers, self.default_shifts):
+            r = isqrt(6 * (1 << 2 * WEIGHT_BITS) // layer.n_in)
+            k = layer.shift - default
+            r = min(r << k if k >= 0 else r >> -k, layer.wmax, 32767)
             W = layer.W
             for i in range(len(W)):
                 W[i] = rng.nonzero(r)
