@@ -85,8 +85,8 @@ def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threa
     return model, history
 
 
-SETTINGS = ("net", "batch", "shifts", "head_shifts", "lr_shift", "head_lr_shift", "bw_shift", "wd_shift", "target",
-            "decay", "epochs", "size")
+SETTINGS = ("net", "batch", "shifts", "head_shifts", "lr_shift", "head_lr_shift", "bw_shift",
+            "wd_shift", "target", "decay", "epochs", "size")
 
 
 def add_arguments(p):
