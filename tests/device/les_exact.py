@@ -6,7 +6,6 @@ from udfa.kernels import plain
 from udfa.les import LES
 
 import synth
-from synth import weights_crc
 
 N, SIDE, N_CLS, B = 40, 8, 4, 5
 SPECS = ("c4k3p2-c6k3p2-f4", "c5k3-f4", "c3k5p2g3-f6-f4", "f12-f8-f4")
@@ -20,13 +19,7 @@ def train(spec, kernel, ops, load, wd_shift=0):
               wd_shift=wd_shift, target=(64, -8))
     x = kernel.buffer(B, SIDE * SIDE, "B")
     lab = kernel.buffer(B, 1, "B")
-    crcs = []
-    for start in range(0, N, B):
-        rows = min(B, N - start)
-        load(x, lab, start, rows)
-        net.step(x, lab, rows)
-        if start % (2 * B) == 0:
-            crcs.append(weights_crc(model))
+    crcs = synth.train_crcs(net, x, lab, load, N, B, 2 * B)
     load(x, lab, 0, B)
     pred = net.predict(x, B)
     return model, crcs, [int(pred[r]) for r in range(B)]

@@ -27,3 +27,17 @@ def dataset(n, n_in, n_cls, seed):
             v = protos[c * n_in + i] + rng.below(129) - 64
             x[s * n_in + i] = 0 if v < 0 else 255 if v > 255 else v
     return x, labels
+
+
+def train_crcs(net, x, lab, load, n, batch, every):
+    """Train net on n samples, batch by batch, through load(x, lab, start, rows) (copies
+    samples into the kernel's buffers); returns the weights' CRC after every `every`-th
+    sample's batch (start % every == 0)."""
+    crcs = []
+    for start in range(0, n, batch):
+        rows = min(batch, n - start)
+        load(x, lab, start, rows)
+        net.step(x, lab, rows)
+        if start % every == 0:
+            crcs.append(weights_crc(net.model))
+    return crcs

@@ -17,13 +17,7 @@ def train(kernel, load):
     net = DFA(model, kernel, batch=B, lr_shift=12, fb_shift=7, target=(110, 3))
     x = kernel.buffer(B, N_IN, "B")
     lab = kernel.buffer(B, 1, "B")
-    crcs = []
-    for start in range(0, N, B):
-        rows = min(B, N - start)
-        load(x, lab, start, rows)
-        net.step(x, lab, rows)
-        if start % (8 * B) == 0:
-            crcs.append(weights_crc(model))
+    crcs = synth.train_crcs(net, x, lab, load, N, B, 8 * B)
     return model, crcs
 
 
