@@ -155,13 +155,13 @@ def test_other_interpreter(tmp_path):
 
 
 def test_missing_port():
-    with pytest.raises(BoardNotFound, match="no board at /dev/ttyACM9: .*--port"):
+    with pytest.raises(BoardNotFound, match="no board at /dev/ttyACM9: .*--board PORT"):
         Board.open("/dev/ttyACM9")
 
 
 def test_auto_without_board(monkeypatch):
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: [])
-    with pytest.raises(BoardNotFound, match="no MicroPython board found.*--port"):
+    with pytest.raises(BoardNotFound, match="no MicroPython board found.*--board PORT"):
         Board.open("auto")
 
 
@@ -175,3 +175,15 @@ def test_auto_picks_a_pico(monkeypatch):
 def test_unknown_profile():
     with pytest.raises(BoardNotFound, match="unknown board profile 'nope': available: .*rp2040"):
         Board.open("virtual:nope")
+
+
+def test_a_file_that_is_no_serial_port():
+    with pytest.raises(BoardNotFound, match="/dev/null: it is not a serial port"):
+        Board.open("/dev/null")
+
+
+@pytest.mark.parametrize("interpreter", ["/bin/true", "/bin/false"])
+def test_an_interpreter_that_exits_at_once(tmp_path, interpreter):
+    with pytest.raises(BoardNotFound, match=r"exited on start \(exit code \d\): it must be a "
+                       "MicroPython or CircuitPython unix port"):
+        Board.open("virtual:rp2040", tmp_path, interpreter)

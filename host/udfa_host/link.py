@@ -87,7 +87,7 @@ def find_port():
     seen = ", ".join(p.device for p in ports) or "none"
     raise BoardNotFound(
         "no MicroPython board found on the USB serial ports (ports seen: %s): "
-        "plug one in, or name the port with --port" % seen
+        "plug one in, or name its port with --board PORT" % seen
     )
 
 
@@ -99,6 +99,7 @@ class Board:
         self.vboard = vboard
         self.profile = profile
         self._transport = None
+        self._fs_ready = False  # _FS_ON_BOARD is defined in the board's RAM
 
     @classmethod
     def open(cls, spec, state_dir=None, interpreter=None):
@@ -128,26 +129,26 @@ class Board:
         return board
 
     def _connect(self):
+        self._fs_ready = False
         try:
             self._transport = SerialTransport(self.port, timeout=_READ_TIMEOUT)
         except TransportError:
             if not os.path.exists(self.port):
                 raise BoardNotFound(
-                    "no board at %s: check the cable or name the port with --port" % self.port
+                    "no board at %s: check the cable, or name another port with --board PORT"
+                    % self.port
                 ) from None
-            raise BoardNotFound(
-                "cannot open %s: another program holds it (close it), or you lack permission "
-                "(join the dialout group)" % self.port
-            ) from None
+            raise BoardNotFound("cannot open %s: %s" % (self.port, _why_unopenable(self.port))
+                                ) from None
         if self.vboard is not None:
             self.vboard.interrupt()  # what the \x03 sent by enter_raw_repl does on a board
         try:
             self._transport.enter_raw_repl(soft_reset=False)
         except (TransportError, serial.SerialException, OSError):
-            raise BoardNotFound(
-                "board at %s does not answer the raw REPL: press its reset button and retry"
-                % self.port
-            ) from None
+            fix = ("its --interpreter must be a MicroPython or CircuitPython unix port"
+                   if self.vboard is not None else "press its reset button and retry")
+            raise BoardNotFound("board at %s does not answer the raw REPL: %s"
+                                % (self.port, fix)) from None
 
     def reconnect(self):
         """Open the port again, after a reset or power loss; a dead virtual board is restarted
@@ -171,6 +172,7 @@ class Board:
             return
         with self._talking("soft reset"):
             self._transport.enter_raw_repl(soft_reset=True)
+        self._fs_ready = False
 
     def close(self):
         self._close_transport()
@@ -282,32 +284,42 @@ class Board:
 
     def ls(self, path=""):
         """The entries of a board folder ("" is the root), as Entry(name, is_dir), by name."""
-        with self._talking("ls " + path):
-            found = self._transport.fs_listdir(self._path(path))
-        return sorted(Entry(f.name, bool(f.st_mode & 0x4000)) for f in found)
+        found = self._fs("ls", path)
+        return sorted(Entry(name, is_dir) for name, is_dir in found)
 
     def exists(self, path):
-        with self._talking("stat " + path):
-            try:
-                self._transport.fs_stat(self._path(path))
-            except OSError as e:
-                if e.errno == errno.ENOENT:
-                    return False
-                raise
-        return True
+        return self._fs("stat", path) is not None
 
     def rm(self, path):
         """Remove a board file."""
-        with self._talking("rm " + path):
-            self._transport.fs_rmfile(self._path(path))
+        self._fs("rm", path)
 
     def mkdir(self, path, exist_ok=False):
         try:
-            with self._talking("mkdir " + path):
-                self._transport.fs_mkdir(self._path(path))
+            self._fs("mkdir", path)
         except BoardFileError as e:
             if not (exist_ok and e.errno == errno.EEXIST):
                 raise
+
+    def _fs(self, op, path):
+        """One file-system operation of _FS_ON_BOARD on the board; an OSError there comes back
+        by its errno, whatever the firmware's wording (CircuitPython's "[Errno 2] No such
+        file/directory" or MicroPython's "[Errno 2] ENOENT"), as a BoardFileError."""
+        call = "_udfa_fs(%r, %r)" % (op, self._path(path) or ".")
+        if not self._fs_ready:  # defined once per reset; a reset we did not see drops it
+            self.exec(_FS_ON_BOARD)
+            self._fs_ready = True
+        try:
+            ok, value = self.eval(call)
+        except BoardExecError as e:
+            if "NameError" not in e.traceback:
+                raise
+            self.exec(_FS_ON_BOARD)
+            ok, value = self.eval(call)
+        if not ok:
+            raise BoardFileError("board at %s: %s %s: %s"
+                                 % (self.port, op, path or "/", os.strerror(value)), value)
+        return value
 
     def rename(self, old, new):
         self.exec("import os\nos.rename(%r, %r)" % (self._path(old), self._path(new)))
@@ -315,6 +327,29 @@ class Board:
 
 # Board-side end of put(). littlefs and POSIX rename over a file atomically; FAT
 # (CircuitPython) refuses to, and only there is the old file removed first.
+# Board side of _fs(): stat (the stat tuple, None if absent), ls ([(name, is_dir)], from listdir
+# and stat: CircuitPython has no os.ilistdir), rm, mkdir; (True, value) or (False, errno).
+_FS_ON_BOARD = """
+def _udfa_fs(op, p):
+    import os
+    try:
+        if op == 'stat':
+            try:
+                return True, os.stat(p)
+            except OSError as e:
+                if e.args[0] == 2:
+                    return True, None
+                raise
+        if op == 'ls':
+            pre = '' if p == '.' else p.rstrip('/') + '/'
+            return True, [(n, os.stat(pre + n)[0] & 0x4000 != 0) for n in os.listdir(p)]
+        if op == 'rm':
+            return True, os.remove(p)
+        return True, os.mkdir(p)
+    except OSError as e:
+        return False, e.args[0]
+"""
+
 _COMMIT = """import os
 if os.stat({tmp!r})[6] != {size}:
     raise ValueError('put: {tmp} is short of {size} bytes, put it again')
@@ -324,6 +359,22 @@ except OSError:
     os.remove({dst!r})
     os.rename({tmp!r}, {dst!r})
 """
+
+
+def _why_unopenable(port):
+    """Why a port that exists cannot be opened as a serial port."""
+    if not os.access(port, os.R_OK | os.W_OK):
+        return "you lack permission to use it (on Linux, join the dialout group)"
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        return os.strerror(e.errno)
+    try:
+        if not os.isatty(fd):
+            return "it is not a serial port: name the board's port with --board PORT"
+    finally:
+        os.close(fd)
+    return "another program holds it (a serial monitor, mpremote or another udfa): close it"
 
 
 def _text(data):

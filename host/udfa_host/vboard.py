@@ -74,6 +74,7 @@ class VirtualBoard:
         import tty  # POSIX only: imported here so that link.py still loads on Windows
 
         master, slave = os.openpty()
+        port = os.ttyname(slave)  # before the start: once the master is gone it fails (EIO)
         tty.setraw(slave)
         try:
             # A session of its own, so kill() takes any wrapper process (pyenv shim) with it.
@@ -87,7 +88,7 @@ class VirtualBoard:
         finally:
             os.close(master)
         self._slave_fd = slave
-        self.port = os.ttyname(slave)
+        self.port = port
         self.pid = self._proc.pid
         self._finalizer = weakref.finalize(self, _reap, self._proc, slave)
         self._await_prompt(timeout)
@@ -103,11 +104,16 @@ class VirtualBoard:
             ready = select.select([self._slave_fd], [], [], max(left, 0))[0]
             chunk = _read_some(self._slave_fd) if ready else b""
             if not chunk:
-                why = "exited on start" if ready else "showed no prompt in %gs" % timeout
+                shown = seen.decode(errors="replace").strip()
+                if ready:
+                    why = "exited on start (exit code %s)" % self._proc.wait(timeout)
+                else:
+                    why = "showed no prompt in %gs" % timeout
                 self.stop()
                 raise VirtualBoardError(
-                    "virtual board %s %s: %s"
-                    % (self._args[0], why, seen.decode(errors="replace").strip())
+                    "virtual board %s %s%s: it must be a MicroPython or CircuitPython unix "
+                    "port (--interpreter)" % (self._args[0], why,
+                                              ", saying: " + shown if shown else "")
                 )
             seen += chunk
 
