@@ -197,7 +197,7 @@ def test_unfinished_job_runs_at_boot_without_a_host(tiny):
 
 def test_wrong_or_missing_port(tiny, monkeypatch, capsys):
     assert udfa("push", "shards", board="/dev/ttyACM9") == 1
-    assert "no board at /dev/ttyACM9: check the cable or name the port" in capsys.readouterr().err
+    assert "no board at /dev/ttyACM9: check the cable, or name another port" in capsys.readouterr().err
     assert udfa("train", board="virtual:nope") == 1
     assert "unknown board profile 'nope': available:" in capsys.readouterr().err
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: [])
