@@ -226,3 +226,22 @@ def test_train_before_deploy_and_push_says_what_to_do(tiny, capsys):
     assert "no valid checkpoint" in capsys.readouterr().err
     assert cli.main(["eval", "nothing.udfa", "--shards", "shards"]) == 1
     assert "model nothing.udfa not found" in capsys.readouterr().err
+
+
+def test_a_job_that_fails_at_boot_is_retired_and_reported(tiny, capsys):
+    """A job that raises (here: its shards are gone) is retired with its error, so the next
+    boot leaves the REPL to the host, whose next 'udfa train' says what happened."""
+    ready(tiny)
+    assert udfa("deploy") == 0
+    with Board.open("virtual:tiny") as board:
+        board_train.create_model(board, {"net": [48, 16, 5]}, {"acts": ["tanh", "tanh"]})
+        board_train.write_job(board, {"shards": "data/gone", "epochs": 1, "model": "model.udfa"})
+        with pytest.raises(link.BoardExecError, match="no shards data/gone"):
+            board.exec("exec(open('main.py').read())", timeout=60)  # what a boot runs
+        assert board.exec("exec(open('main.py').read())") == ""  # the next boot: nothing
+    assert not board_file(tiny, "train.json").exists()
+    assert board_file(tiny, "train.failed").exists()
+    assert udfa("train", "--epochs", "1") == 0
+    err = capsys.readouterr().err
+    assert "previous training job failed with ValueError: no shards data/gone" in err
+    assert not board_file(tiny, "train.err").exists()

@@ -8,6 +8,7 @@ as a JSONL training log for `udfa plot`. The board checkpoints as it goes, so af
 pulled cable or Ctrl-C, running train() again resumes exactly.
 """
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,13 +16,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from udfa import checkpoint
+from udfa.autorun import ERROR, JOB
 
 from .link import BoardDisconnected, BoardFileError
 
 BOARD_DATA = "data"  # board folder of the pushed shards
 BOARD_MODEL = "model.udfa"  # the untrained model a job starts from
 BOARD_CKPT = "ckpt.udfa"
-JOB = "train.json"  # must match udfa.autorun.JOB
 # Keys of a profile's "train" section that go to agent.train (the loop's, DFA's and LES's
 # settings); the others build the model.
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
@@ -81,6 +82,16 @@ def create_model(board, net, setup):
     board.exec("from udfa import agent\nagent.create(%r, **%r)" % (BOARD_MODEL, kw), timeout=60)
 
 
+def previous_failure(board):
+    """The error of the board's last job if it raised (udfa.autorun then retired it, so the
+    board does not fail again at every boot), reported once; None if it did not."""
+    if not board.exists(ERROR):
+        return None
+    text = board.get(ERROR).decode("utf-8", "replace").strip()
+    board.rm(ERROR)
+    return text
+
+
 def write_job(board, job):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / JOB
@@ -93,6 +104,11 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     """Train on the board; returns the events of this run. overrides: CLI settings (None =
     the profile's). on_event(event dict) sees every report as it arrives."""
     check_deployed(board)
+    failed = previous_failure(board)
+    if failed:
+        print("udfa: the board's previous training job failed with %s; it was retired so "
+              "the board stays reachable after a reset. Starting a new job (its checkpoint "
+              "is kept)" % failed, file=sys.stderr)
     setup = settings(profile, overrides)
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
