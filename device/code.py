@@ -1,6 +1,6 @@
-# CircuitPython entry point (device), runs at boot: as main.py on MicroPython, goes on with an
-# unfinished udfa training job; its progress lines also go to the usb_cdc data channel (a
-# second serial port, enabled by boot.py) while a host listens there, without stopping it.
+# CircuitPython entry point (device, udfa), runs at boot: as main.py on MicroPython, goes on
+# with an unfinished udfa training job; its progress lines also go to the usb_cdc data channel
+# (a second serial port, when boot.py enables it) while a host listens there.
 import usb_cdc
 
 from udfa import autorun

@@ -8,14 +8,15 @@
 # building the trainer, learning-rate decay, where predictions come from) are the small
 # functions below train(). udfa.conv and udfa.les are imported only for a CNN.
 #
-# Every report is one line "UDFA {json}" so the host can follow training live.
+# Every report is one line "UDFA {json}" so the host can follow training live; "ms" in it is
+# the board's clock.
 # Training checkpoints every `every` samples and at each epoch end; a call after a reset
 # resumes from the newest valid checkpoint, with the same batches and rounding offsets, so
 # the final weights equal those of an uninterrupted run.
 import gc
 import json
 
-from udfa import checkpoint, kernels
+from udfa import checkpoint, clock, kernels
 from udfa.dfa import DFA
 from udfa.feed import ShardFeed
 from udfa.metrics import Confusion
@@ -37,6 +38,7 @@ def free_heap():
 
 def report(event, fields):
     fields["event"] = event
+    fields["ms"] = clock.ms()  # the board's own clock: its speed, whatever the host's
     print("UDFA", json.dumps(fields))
 
 

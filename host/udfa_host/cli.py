@@ -128,6 +128,11 @@ def setup_deploy(p):
                    help="leave main.py / code.py / boot.py on the board alone")
     p.add_argument("--package-json", action="store_true",
                    help="only rewrite device/package.json (for mpremote mip); no board")
+    p.add_argument("--drive", type=Path, metavar="PATH",
+                   help="CircuitPython: write udfa, code.py and boot.py onto the board's "
+                   "mounted CIRCUITPY drive instead of over the serial port; then reset it")
+    p.add_argument("--mpy-cross", metavar="PATH", help="CircuitPython's mpy-cross for the "
+                   "board's firmware (default: $UDFA_MPY_CROSS; without one, the .py source)")
 
 
 def cmd_deploy(args):
@@ -136,8 +141,16 @@ def cmd_deploy(args):
     if args.package_json:
         print("wrote", deploy.write_package_json())
         return None
+    if args.drive:
+        written = deploy.deploy_drive(args.drive, args.source, not args.no_entry,
+                                      args.mpy_cross)
+        print("wrote %d files to the drive %s (the others were there); reset the board: its "
+              "boot.py gives the flash to udfa, and the other verbs work over its serial port"
+              % (len(written), args.drive))
+        return written
     with open_board(args) as board:
-        sent, skipped = deploy.deploy(board, args.source, not args.no_entry, args.quiet)
+        sent, skipped = deploy.deploy(board, args.source, not args.no_entry, args.quiet,
+                                      args.mpy_cross)
         print("deployed udfa to %s: %d files sent, %d already there"
               % (board.port, len(sent), len(skipped)))
     return sent
@@ -198,11 +211,14 @@ def summarize(events):
     start = next((e for e in events if e["event"] == "start"), None)
     if not epochs or start is None:
         return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
-    seconds = epochs[-1]["t"] - start["t"]
     samples = len(epochs) * start["samples"] - start["next"]
-    return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.0f samples/s"
+    if "ms" in start:  # the board's own clock (older device code reports none)
+        seconds, clock = (epochs[-1]["ms"] - start["ms"]) / 1000, "by the board's clock"
+    else:
+        seconds, clock = epochs[-1]["t"] - start["t"], "by the PC's clock"
+    return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.1f samples/s %s"
             % (len(epochs), start["kernel"], epochs[-1]["train_bp"] / 100,
-               samples / max(seconds, 1e-9)))
+               samples / max(seconds, 1e-9), clock))
 
 
 def setup_pull(p):
