@@ -33,6 +33,26 @@ def interpreters():
 
 INTERPRETERS = interpreters()
 
+# The emulated Pico (an RP2040 emulator running the real firmwares, ../shared/pico) and
+# CircuitPython's own mpy-cross, which its firmware needs (it refuses MicroPython's .mpy).
+PICO_EMU = Path(os.environ.get("UDFA_PICO_EMU", str(SHARED / "pico" / "emu")))
+CIRCUITPY_MPY_CROSS = os.environ.get("UDFA_MPY_CROSS",
+                                     str(SHARED / "bin" / "mpy-cross-circuitpython"))
+
+
+def pico_missing(firmware):
+    """Why the emulated Pico with `firmware` cannot run here, or None."""
+    if not (PICO_EMU / "pico.sh").is_file():
+        return "no Pico emulator at %s (set UDFA_PICO_EMU)" % PICO_EMU
+    tools = ["node", "socat"] + (["mcopy"] if firmware == "circuitpython" else [])
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return "the emulated Pico needs %s (Debian: %s)" % (
+                tool, {"mcopy": "mtools", "node": "nodejs"}.get(tool, tool))
+    if firmware == "circuitpython" and not os.access(CIRCUITPY_MPY_CROSS, os.X_OK):
+        return "no CircuitPython mpy-cross at %s" % CIRCUITPY_MPY_CROSS
+    return None
+
 
 def run_device(interp, script, *args, timeout=300):
     """Run a device script under `interp` with device/ on its path; returns its stdout."""
