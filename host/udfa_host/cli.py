@@ -187,7 +187,7 @@ def load_model_file(path):
     from udfa import model as model_file
 
     if not Path(path).is_file():
-        raise UsageError("model file %s not found: make one with 'udfa pull' (from a board), "
+        raise UsageError("model %s not found: make one with 'udfa pull' (from a board), "
                          "'udfa fit' or 'udfa fit-cnn'" % path)
     return model_file.load(str(path))  # a checkpoint file starts with its model: loads too
 
@@ -437,6 +437,9 @@ def cmd_plot(args):
     output_folder(args.out, "plots")
     result = plots.read_eval(args.eval) if args.eval else None
     events = plots.read_log(args.log) if args.log else None
+    if events is not None and not any(plots.learning_curve(events)):
+        raise UsageError("%s holds no progress or epoch lines: train for longer, or lower "
+                         "--report-every" % args.log)
     made = []
     if events is not None:
         made.append(plots.plot_learning_curve(events, args.out / "learning_curve.png",
@@ -562,8 +565,9 @@ def run(argv=None):
 def explain(e, verb):
     """The one line that says what went wrong (e: an exception main() caught)."""
     from .link import BoardFileError
+    from .sync import NoSpace
 
-    if isinstance(e, BoardFileError):
+    if isinstance(e, BoardFileError) and not isinstance(e, NoSpace):  # NoSpace advises itself
         return "%s: %s" % (e, advice.board_file(e.errno, verb))
     if isinstance(e, errors()):
         return str(e)

@@ -7,6 +7,7 @@
 # replaying the same order gets the same weights).
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -163,7 +164,8 @@ def run(args):
     try:
         layers = parse(settings["net"])
     except ValueError as e:
-        raise UsageError("--net %s: %s" % (settings["net"], e)) from None
+        hint = "" if "e.g." in str(e) else ": use cNkKpPgG blocks, then fN (e.g. c16k3p2-f10)"
+        raise UsageError("--net %s: %s%s" % (settings["net"], e, hint)) from None
     if args.rule == "dfa":
         if any(p[0] != 0 for p in layers):
             raise UsageError("--rule dfa trains dense specs only (fN-...); use --rule les")
@@ -201,11 +203,11 @@ def run(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="udfa fit-cnn", description="train an integer CNN or "
-                                "LES MLP on the PC (numpy kernel)")
-    add_arguments(p)
-    run(p.parse_args(argv))
+    """`udfa fit-cnn`, with the command's checks and one-line errors; the exit code."""
+    from udfa_host import cli
+
+    return cli.main(["fit-cnn"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -50,8 +50,9 @@ def read_eval(path):
     """An evaluation written by 'udfa eval --out': a dict with samples, accuracy and a square
     confusion matrix of counts."""
     made_by = "'udfa eval --out'"
+    text = _text(path, made_by)
     try:
-        result = json.loads(_text(path, made_by))
+        result = json.loads(text)
         c = result["confusion"]
         ok = (isinstance(result["samples"], int) and 0 <= result["accuracy"] <= 1 and
               c and all(len(row) == len(c) and all(isinstance(v, int) for v in row)
@@ -80,7 +81,7 @@ def plot_learning_curve(events, out, test_accuracy=None, title="udfa training"):
     points, epochs = learning_curve(events)
     if not points and not epochs:
         raise PlotError("the log holds no progress or epoch lines: train for longer, or "
-                         "lower report_every")
+                         "lower --report-every")
     fig, ax = _plt().subplots(figsize=(6, 4))
     if points:
         ax.plot(*zip(*points), ".", color="tab:blue", alpha=0.5, label="train (running)")
