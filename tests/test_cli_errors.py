@@ -218,6 +218,8 @@ def test_a_pc_file_error_names_the_path(files, capsys, monkeypatch):
     monkeypatch.setitem(cli.VERBS, "plot", (denied,) + cli.VERBS["plot"][1:])
     _, err = one_line_failure(["plot"], capsys)
     assert "shards/train-000.uds: Permission denied: check the path" in err
+    message = "no shards to push: make some with 'udfa prepare'"
+    assert cli.explain(FileNotFoundError(message), "push") == message
 
 
 # ---- board file-system faults: the errno advice ---------------------------------------------
@@ -253,6 +255,20 @@ def test_a_board_file_fault_in_training_says_what_to_do(tiny, capsys, monkeypatc
     _, err_line = one_line_failure(["train", "--board", "virtual:tiny", "-q"], capsys)
     assert err_line.startswith("udfa: error: board at /dev/fake raised OSError: %d: " % err)
     assert words in err_line
+
+
+@needs_micropython
+@pytest.mark.parametrize("raise_it", ["raise OSError(28)",
+                                      "raise OSError(28, 'ENOSPC')"])
+def test_a_real_board_traceback_gets_the_advice(tiny, raise_it):
+    """From the board's own traceback (MicroPython prints 'OSError: 28' or '[Errno 28]
+    ENOSPC') through link's BoardFileError to the line cli.main prints."""
+    from udfa_host.link import Board
+
+    with Board.open("virtual:tiny") as board, pytest.raises(BoardFileError) as info:
+        board.exec(raise_it)
+    line = cli.explain(info.value, "train")
+    assert "raised OSError" in line and "flash is full (ENOSPC 28)" in line
 
 
 class FakeBoard:

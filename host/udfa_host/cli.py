@@ -571,7 +571,9 @@ def explain(e, verb):
         return "%s: %s" % (e, advice.board_file(e.errno, verb))
     if isinstance(e, errors()):
         return str(e)
-    if isinstance(e, OSError) and e.strerror:  # the PC's own files: a path, a permission
+    if isinstance(e, OSError):  # the PC's own files: a path, a permission
+        if not e.strerror:
+            return str(e)  # raised with a message of ours
         return "%s%s: check the path and its permissions" % (
             "%s: " % e.filename if e.filename else "", e.strerror)
     return ("unexpected %s in 'udfa %s': %s; rerun with UDFA_DEBUG=1 for the traceback"
