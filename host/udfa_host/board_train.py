@@ -30,7 +30,8 @@ JOB = "train.json"  # must match udfa.autorun.JOB
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
               "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every")
 MODEL_KEYS = ("acts", "shifts", "seed", "init")
-MAX_SHIFT = 29  # the device's largest learning-rate shift (udfa.dfa, udfa.les)
+# the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
+MAX_SHIFT = 29
 # Board code printing the kernels that import there, of udfa.kernels' names
 _KERNEL_PROBE = """from udfa import kernels
 have = []

@@ -30,7 +30,7 @@ DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "mnist-demo"
 
 # The kernel names --kernel takes: udfa.kernels' own list (a kernel added there is accepted).
 KERNELS = PREFERENCE
-MAX_SHIFT = 29  # learning-rate shifts the device takes (udfa.dfa, udfa.les): offsets < 2^30
+MAX_SHIFT = board_train.MAX_SHIFT
 
 
 class UsageError(Exception):
@@ -61,11 +61,11 @@ def positive(text):
     return n
 
 
-def lr_shift(text):
-    """A learning-rate shift (rate 2^-N) in the range the device takes."""
+def shift_arg(text):
+    """A learning-rate or scaling shift (2^-N) in the range the device takes."""
     n = _whole(text)
     if not 0 <= n <= MAX_SHIFT:
-        raise argparse.ArgumentTypeError("must be 0..%d (the rate is 2^-N), not %d"
+        raise argparse.ArgumentTypeError("must be 0..%d (a shift: 2^-N), not %d"
                                          % (MAX_SHIFT, n))
     return n
 
@@ -271,7 +271,7 @@ def setup_train(p):
     board_options(p)
     p.add_argument("--epochs", type=positive, help="train up to this many epochs in all")
     p.add_argument("--batch", type=positive)
-    p.add_argument("--lr-shift", type=lr_shift, help="learning rate 2^-N")
+    p.add_argument("--lr-shift", type=shift_arg, help="learning rate 2^-N")
     kernel_option(p)
     p.add_argument("--every", type=positive, help="checkpoint every N samples")
     p.add_argument("--report-every", type=positive, help="a progress line every N samples")
@@ -346,7 +346,8 @@ def cmd_eval(args):
         if args.size and args.size ** 2 != model.n_inputs:
             raise UsageError("%s takes %d inputs, not %dx%d images: %s" % (
                 args.model, model.n_inputs, args.size, args.size,
-                "leave --size out" if side_of(model.n_inputs) else "its data are no MNIST size"))
+                "leave --size out" if side_of(model.n_inputs) else
+                "evaluate it on --shards of its input size"))
         images, labels = load_images(args.data, args.split,
                                      args.size or side_for(model.n_inputs))
         check_labels(model, args.model, labels, args.data)
@@ -526,8 +527,8 @@ VERBS = {
 def parser(verb=None):
     """The argument parser; only `verb`'s options are set up (each setup may import its
     module: a verb pays only for its own, and a broken optional module hurts only its verb)."""
-    top = Parser(prog="udfa", description="Integer-only neural-network "
-                                  "training on microcontrollers (direct feedback alignment).")
+    top = Parser(prog="udfa", description="Integer-only neural-network training on "
+                 "microcontrollers (direct feedback alignment).")
     sub = top.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name, (func, setup, text) in VERBS.items():
         p = sub.add_parser(name, help=text, description=text)
@@ -592,7 +593,7 @@ def main(argv=None):
               "resumes it" % (time.monotonic() - started), file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001  (the guard: no traceback reaches a user)
-        if os.environ.get("UDFA_DEBUG"):
+        if os.environ.get("UDFA_DEBUG", "0") not in ("", "0"):
             raise
         line = " ".join(explain(e, verb_of(argv)).split())  # one line, whatever e held
         print("udfa: error: %s" % line, file=sys.stderr)

@@ -14,7 +14,7 @@ from udfa import agent, checkpoint
 from udfa.dfa import DFA
 from udfa.model import Model
 from udfa_host import kernels_numpy
-from udfa_host.cli import UsageError, lr_shift, output_file, positive, widths
+from udfa_host.cli import UsageError, output_file, positive, shift_arg, widths
 from udfa_host.evaluate import evaluate
 from udfa_host.idx import load_images
 from udfa_host.recipes import RECIPES
@@ -70,7 +70,7 @@ def add_arguments(p):
     p.add_argument("--epochs", type=positive)
     p.add_argument("--hidden", type=widths, help="hidden widths, e.g. 256,128")
     p.add_argument("--size", type=int, choices=(28, 14))
-    p.add_argument("--lr-shift", type=lr_shift)
+    p.add_argument("--lr-shift", type=shift_arg)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--limit", type=positive, help="train on the first N samples only")
     p.add_argument("--out", default="model.udfa", help="model file to write")

@@ -18,7 +18,7 @@ from udfa.conv import ConvModel, ConvNetwork, parse
 from udfa.les import LES
 from udfa.rng import XorShift32
 from udfa_host import conv_numpy, evaluate, kernels_numpy
-from udfa_host.cli import UsageError, lr_shift, output_file, positive
+from udfa_host.cli import UsageError, output_file, positive, shift_arg
 from udfa_host.recipes import CNN_RECIPES
 
 EXACT_LIMIT = 1 << 53  # float64 BLAS sums stay exact below this
@@ -128,7 +128,7 @@ def add_arguments(p):
     for key in ("epochs", "batch", "decay"):
         p.add_argument("--" + key, type=positive)
     for key in ("lr-shift", "head-lr-shift", "bw-shift", "wd-shift"):
-        p.add_argument("--" + key, type=lr_shift)
+        p.add_argument("--" + key, type=shift_arg)
     p.add_argument("--size", type=int, choices=(28, 14))
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--limit", type=positive, help="train on the first N samples only")
