@@ -15,6 +15,7 @@ import pytest
 import synth
 from conftest import DEVICE, ROOT
 from udfa import checkpoint
+import udfa_host
 from udfa_host import board_train, cli, deploy
 from udfa_host.boards import load_profile
 from udfa_host.cli import load_model_file
@@ -78,6 +79,7 @@ def test_verbs_table_and_missing_fit(monkeypatch, capsys):
     assert {"prepare", "deploy", "push", "train", "pull", "eval", "export", "plot", "demo",
             "fit"} <= set(cli.VERBS)
     monkeypatch.setitem(sys.modules, "udfa_host.fit", None)  # as if fit.py were not there
+    monkeypatch.delattr(udfa_host, "fit", raising=False)  # an earlier test may have loaded it
     assert cli.main(["fit"]) == 1
     assert "udfa_host.fit) is not in this install" in capsys.readouterr().err
 

@@ -7,6 +7,7 @@ The board's "UDFA {json}" lines drive a live progress bar and are kept, with the
 as a JSONL training log for `udfa plot`. The board checkpoints as it goes, so after a reset, a
 pulled cable or Ctrl-C, running train() again resumes exactly.
 """
+import ast
 import json
 import sys
 import tempfile
@@ -15,10 +16,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from udfa import checkpoint
+from udfa import checkpoint, kernels
+from udfa.agent import slower_shift
 from udfa.autorun import ERROR, JOB
+from udfa.les import KERNELS as CNN_KERNELS
 
-from .link import BoardDisconnected, BoardFileError
+from .link import BoardDisconnected, BoardExecError, BoardFileError
 
 BOARD_DATA = "data"  # board folder of the pushed shards
 BOARD_MODEL = "model.udfa"  # the untrained model a job starts from
@@ -28,6 +31,19 @@ BOARD_CKPT = "ckpt.udfa"
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
               "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every")
 MODEL_KEYS = ("acts", "shifts", "seed", "init")
+# the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
+MAX_SHIFT = 29
+# Board code printing the kernels that import there, of udfa.kernels' names
+_KERNEL_PROBE = """from udfa import kernels
+have = []
+for name in %r:
+    try:
+        kernels.load(name)
+        have.append(name)
+    except ImportError:
+        pass
+print(repr(have))
+"""
 
 
 class TrainError(RuntimeError):
@@ -69,6 +85,39 @@ def board_shards(board, prefix="train"):
     return path
 
 
+def check_shifts(setup):
+    """Refuse learning-rate shifts that the decay (one halving every `decay` epochs) would
+    carry past the device's limit before the last epoch: the board would stop there."""
+    epochs, decay = setup.get("epochs", 1), setup.get("decay", 10)
+    slower = (epochs - 1) // decay
+    for key in ("lr_shift", "head_lr_shift"):
+        last = slower_shift(setup.get(key), slower)
+        if last is not None and max([last] if isinstance(last, int) else last) > MAX_SHIFT:
+            raise TrainError("%s %s reaches %s by epoch %d (the rate halves every %d "
+                             "epochs), past the device's limit %d: lower --lr-shift or --epochs"
+                             % (key, setup[key], last, epochs, decay, MAX_SHIFT))
+
+
+def check_kernel(board, name, conv):
+    """Refuse a kernel the board cannot train with (it lacks ulab, or viper on CircuitPython;
+    a CNN trains on viper or plain), naming the ones it has, before any job is written."""
+    try:
+        have = ast.literal_eval(board.exec(_KERNEL_PROBE % (kernels.PREFERENCE,), timeout=60)
+                                .strip())
+    except (BoardExecError, ValueError, SyntaxError) as e:
+        raise TrainError("board at %s could not load its kernels (%s): run 'udfa deploy'"
+                         % (board.port, e)) from None
+    usable = [k for k in have if k in CNN_KERNELS] if conv else have
+    if name not in have:
+        raise TrainError("board at %s has no %s kernel (its firmware has %s): pass --kernel "
+                         "%s, or leave --kernel out for the fastest"
+                         % (board.port, name, ", ".join(have) or "none", " or ".join(usable)))
+    if name not in usable:
+        raise TrainError("a CNN trains with the %s kernel, not %s: pass --kernel %s, or leave "
+                         "--kernel out for the fastest" % (" or ".join(CNN_KERNELS), name,
+                                                           " or ".join(usable)))
+
+
 def check_deployed(board):
     if not board.exists("lib/udfa"):
         raise TrainError("board at %s has no udfa package in lib/udfa: run 'udfa deploy' first"
@@ -103,13 +152,16 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
           on_event=None):
     """Train on the board; returns the events of this run. overrides: CLI settings (None =
     the profile's). on_event(event dict) sees every report as it arrives."""
+    setup = settings(profile, overrides)
+    check_shifts(setup)
     check_deployed(board)
     failed = previous_failure(board)
     if failed:
         print("udfa: the board's previous training job failed with %s; it was retired so "
               "the board stays reachable after a reset. Starting a new job (its checkpoint "
               "is kept)" % failed, file=sys.stderr)
-    setup = settings(profile, overrides)
+    if overrides.get("kernel"):
+        check_kernel(board, overrides["kernel"], "spec" in profile["network"])
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
     write_job(board, job)
@@ -148,7 +200,7 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
                               on_line)
         except BoardDisconnected as e:
             raise BoardDisconnected(
-                "%s\ntraining stopped at %s; the board's checkpoint keeps the progress: run "
+                "%s; training stopped at %s; the board's checkpoint keeps the progress: run "
                 "'udfa train' again (without --fresh) to resume" % (e, _where(events))) from None
         finally:
             bar.close()

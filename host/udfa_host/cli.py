@@ -3,6 +3,11 @@
 Board verbs name the board with --board: a serial port (/dev/ttyACM0, COM3), `auto` (the first
 USB port that looks like a MicroPython or CircuitPython board) or `virtual:PROFILE` (the
 MicroPython unix port with the heap of boards/PROFILE.json, its flash a folder on this PC).
+
+Every verb checks its arguments before it does any work (argparse types below, then the
+verb's own checks), and every failure ends in one line on stderr, `udfa: error: ...`, saying
+what is wrong and what to do; main() turns an unexpected exception into one line too
+(UDFA_DEBUG=1 shows its traceback instead).
 """
 import argparse
 import json
@@ -13,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import board_train
+from udfa.kernels import PREFERENCE
+
+from . import advice, board_train
 from .boards import ProfileError, load_profile
 from .idx import load_images
 
@@ -21,8 +28,98 @@ DEFAULT_BOARD = os.environ.get("UDFA_BOARD", "auto")
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "mnist-demo"
 
 
+# The kernel names --kernel takes: udfa.kernels' own list (a kernel added there is accepted).
+KERNELS = PREFERENCE
+MAX_SHIFT = board_train.MAX_SHIFT
+
+
 class UsageError(Exception):
     """A bad combination of arguments; the message says what to pass instead."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, its errors in the one-line form of every other udfa error."""
+
+    def error(self, message):
+        self.exit(2, "udfa: error: %s (see '%s --help')\n" % (message, self.prog))
+
+
+# ---- argument types: argparse reports a bad value in one line ------------------------------
+
+def _whole(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+
+
+def positive(text):
+    """A count or interval: a whole number >= 1."""
+    n = _whole(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % n)
+    return n
+
+
+def shift_arg(text):
+    """A learning-rate or scaling shift (2^-N) in the range the device takes."""
+    n = _whole(text)
+    if not 0 <= n <= MAX_SHIFT:
+        raise argparse.ArgumentTypeError("must be 0..%d (a shift: 2^-N), not %d"
+                                         % (MAX_SHIFT, n))
+    return n
+
+
+def widths(text):
+    """Hidden-layer widths "256,128" -> [256, 128]."""
+    try:
+        found = [int(n) for n in text.split(",")]
+    except ValueError:
+        found = []
+    if not found or min(found) < 1:
+        raise argparse.ArgumentTypeError("%r: give widths of 1 or more, comma-separated, e.g. "
+                                         "256,128" % text)
+    return found
+
+
+def profile_name(text):
+    """The name of a profile in boards/ (checked: the error lists the ones there are)."""
+    try:
+        load_profile(text)
+    except ProfileError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def kernel_option(p):
+    p.add_argument("--kernel", choices=KERNELS,
+                   help="%s (default: the fastest the board has)" % ", ".join(KERNELS))
+
+
+def output_file(path, what):
+    """Refuse an output path that cannot be the file `what` (a folder); make its folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError("%s is a folder: name a file for the %s" % (path, what))
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError("%s: %s is a file, not a folder: name another path for the %s"
+                         % (path, path.parent, what))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def output_folder(path, what):
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError("%s is a file: name a folder for the %s" % (path, what))
+    return path
+
+
+def data_folder(path):
+    if not Path(path).is_dir():
+        raise UsageError("%s is not a folder: name the folder of MNIST-format IDX files "
+                         "(e.g. data/mnist-demo)" % path)
+    return path
 
 
 # ---- shared option groups and helpers -------------------------------------------------------
@@ -31,8 +128,8 @@ def board_options(p):
     g = p.add_argument_group("board")
     g.add_argument("--board", default=DEFAULT_BOARD, metavar="PORT|auto|virtual:PROFILE",
                    help="the board (default: $UDFA_BOARD or auto)")
-    g.add_argument("--profile", help="board profile in boards/ (default: the virtual board's, "
-                   "else guessed from the board)")
+    g.add_argument("--profile", type=profile_name, help="board profile in boards/ (default: "
+                   "the virtual board's, else guessed from the board)")
     g.add_argument("--interpreter", help="for virtual boards: the MicroPython to run "
                    "(default: the profile's, or micropython)")
     g.add_argument("--virtual-dir", help="for virtual boards: the folder holding their flash "
@@ -89,6 +186,9 @@ def shard_files(paths):
 def load_model_file(path):
     from udfa import model as model_file
 
+    if not Path(path).is_file():
+        raise UsageError("model %s not found: make one with 'udfa pull' (from a board), "
+                         "'udfa fit' or 'udfa fit-cnn'" % path)
     return model_file.load(str(path))  # a checkpoint file starts with its model: loads too
 
 
@@ -101,8 +201,9 @@ def setup_prepare(p):
     p.add_argument("--size", type=int, choices=(28, 14),
                    help="image side; 14 halves each side (default: the profile's network)")
     p.add_argument("--out", type=Path, default=Path("shards"), help="folder for the shards")
-    p.add_argument("--profile", default="rp2040", help="board profile giving the shard size")
-    p.add_argument("--limit", type=int, help="only the first N samples")
+    p.add_argument("--profile", default="rp2040", type=profile_name,
+                   help="board profile giving the shard size")
+    p.add_argument("--limit", type=positive, help="only the first N samples")
 
 
 def cmd_prepare(args):
@@ -110,6 +211,7 @@ def cmd_prepare(args):
 
     profile = load_profile(args.profile)
     size = args.size or side_for(profile["network"]["inputs"])
+    output_folder(args.out, "shards")
     images, labels = load_images(args.data, args.split, size, args.limit)
     paths = write_shards(images, labels, args.out, args.split, profile["shard_bytes"],
                          n_classes=profile["network"]["outputs"])
@@ -180,12 +282,12 @@ def cmd_push(args):
 
 def setup_train(p):
     board_options(p)
-    p.add_argument("--epochs", type=int, help="train up to this many epochs in all")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--lr-shift", type=int, help="learning rate 2^-N")
-    p.add_argument("--kernel", help="plain, viper or ulab (default: the fastest the board has)")
-    p.add_argument("--every", type=int, help="checkpoint every N samples")
-    p.add_argument("--report-every", type=int, help="a progress line every N samples")
+    p.add_argument("--epochs", type=positive, help="train up to this many epochs in all")
+    p.add_argument("--batch", type=positive)
+    p.add_argument("--lr-shift", type=shift_arg, help="learning rate 2^-N")
+    kernel_option(p)
+    p.add_argument("--every", type=positive, help="checkpoint every N samples")
+    p.add_argument("--report-every", type=positive, help="a progress line every N samples")
     p.add_argument("--shards", default="train", metavar="PREFIX",
                    help="train on the board's data/PREFIX-*.uds (default: train)")
     p.add_argument("--fresh", action="store_true",
@@ -197,6 +299,7 @@ def setup_train(p):
 def cmd_train(args):
     overrides = {"epochs": args.epochs, "batch": args.batch, "lr_shift": args.lr_shift,
                  "kernel": args.kernel, "every": args.every, "report_every": args.report_every}
+    output_file(args.log, "training log")
     with open_board(args) as board:
         profile = board_profile(args, board)
         events = board_train.train(board, profile, overrides, args.log, args.shards,
@@ -227,6 +330,7 @@ def setup_pull(p):
 
 
 def cmd_pull(args):
+    output_file(args.out, "model")
     with open_board(args) as board:
         model, state = board_train.pull(board, args.out)
     print("pulled %s (epoch %d, %d samples seen), CRC verified, to %s"
@@ -247,18 +351,22 @@ def setup_eval(p):
 def cmd_eval(args):
     from .evaluate import evaluate
 
-    model = load_model_file(args.model)
     if bool(args.data) == bool(args.shards):
         raise UsageError("name the data: --data DIR (IDX) or --shards FILES, one of the two")
+    if args.out:
+        output_file(args.out, "evaluation JSON")
+    model = load_model_file(args.model)
     if args.shards:
-        from .shards import read_shard
-
-        parts = [read_shard(p) for p in shard_files(args.shards)]
-        images = np.concatenate([x.reshape(len(x), -1) for x, _, _ in parts])
-        labels = np.concatenate([y for _, y, _ in parts])
+        images, labels = eval_shards(model, args.model, shard_files(args.shards))
     else:
+        if args.size and args.size ** 2 != model.n_inputs:
+            raise UsageError("%s takes %d inputs, not %dx%d images: %s" % (
+                args.model, model.n_inputs, args.size, args.size,
+                "leave --size out" if side_of(model.n_inputs) else
+                "evaluate it on --shards of its input size"))
         images, labels = load_images(args.data, args.split,
                                      args.size or side_for(model.n_inputs))
+        check_labels(model, args.model, labels, args.data)
     accuracy, confusion = evaluate(model, images, labels)
     print("%s on %d samples: accuracy %.2f%%" % (model.describe(), len(labels), 100 * accuracy))
     print("confusion matrix (rows: true class, columns: predicted):")
@@ -271,6 +379,40 @@ def cmd_eval(args):
     return result
 
 
+def side_of(n_inputs):
+    """The MNIST image side (14 or 28) of n_inputs pixels, or None."""
+    try:
+        return side_for(n_inputs)
+    except UsageError:
+        return None
+
+
+def eval_shards(model, name, paths):
+    """(images (N, inputs), labels) of shard files, each checked against the model."""
+    from .shards import read_shard
+
+    images, labels = [], []
+    for path in paths:
+        x, y, head = read_shard(path)
+        x = x.reshape(len(x), -1)
+        if x.shape[1] != model.n_inputs:
+            raise UsageError("shard %s holds %dx%dx%d samples (%d inputs), %s takes %d: make "
+                             "shards of its size with 'udfa prepare --size'" % (
+                                 path, head["height"], head["width"], head["channels"],
+                                 x.shape[1], name, model.n_inputs))
+        check_labels(model, name, y, path)
+        images.append(x)
+        labels.append(y)
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def check_labels(model, name, labels, source):
+    top = int(labels.max()) if len(labels) else 0
+    if top >= model.n_classes:
+        raise UsageError("%s holds labels up to %d, %s has %d classes: evaluate it on data "
+                         "of its classes" % (source, top, name, model.n_classes))
+
+
 def setup_export(p):
     from .export import FORMATS
 
@@ -280,10 +422,14 @@ def setup_export(p):
 
 
 def cmd_export(args):
-    from .export import export
+    from .export import FORMATS, export
 
     from udfa.conv import ConvModel
 
+    if not args.format and args.out.suffix.lstrip(".") not in FORMATS:
+        raise UsageError("%s: name the file .h, .npz or .json, or pass --format (%s)"
+                         % (args.out, ", ".join(FORMATS)))
+    output_file(args.out, "export")
     model = load_model_file(args.model)
     if isinstance(model, ConvModel):
         raise UsageError("%s is a CNN (%s): export writes MLPs only; the model file itself is "
@@ -305,11 +451,15 @@ def cmd_plot(args):
     if not args.log and not args.eval:
         raise UsageError("nothing to plot: pass --log (learning curve) and/or --eval "
                          "(confusion matrix)")
-    result = json.loads(args.eval.read_text()) if args.eval else None
+    output_folder(args.out, "plots")
+    result = plots.read_eval(args.eval) if args.eval else None
+    events = plots.read_log(args.log) if args.log else None
+    if events is not None and not any(plots.learning_curve(events)):
+        raise UsageError("%s holds no progress or epoch lines: train for longer, or lower "
+                         "--report-every" % args.log)
     made = []
-    if args.log:
-        made.append(plots.plot_learning_curve(plots.read_log(args.log),
-                                              args.out / "learning_curve.png",
+    if events is not None:
+        made.append(plots.plot_learning_curve(events, args.out / "learning_curve.png",
                                               result and result["accuracy"]))
     if result:
         made.append(plots.plot_confusion(result["confusion"], args.out / "confusion.png",
@@ -323,17 +473,18 @@ def setup_demo(p):
     p.add_argument("--out", type=Path, default=Path("udfa-demo"),
                    help="folder for the shards, the board's flash, model, log and plots")
     p.add_argument("--board", default="virtual:rp2040", metavar="PORT|auto|virtual:PROFILE")
-    p.add_argument("--profile", help="board profile (default: the virtual board's, or guessed)")
+    p.add_argument("--profile", type=profile_name,
+                   help="board profile (default: the virtual board's, or guessed)")
     p.add_argument("--interpreter", help="for a virtual board: the MicroPython to run")
     p.add_argument("--virtual-dir", help="for a virtual board: where its flash folder goes "
                    "(default: OUT/board)")
     p.add_argument("--data", type=Path, default=DEMO_DATA,
                    help="IDX folder (default: the MNIST subset shipped in data/; a full MNIST "
                    "folder makes this the on-board accuracy benchmark)")
-    p.add_argument("--samples", type=int,
+    p.add_argument("--samples", type=positive,
                    help="use only the first N training samples (default: all)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--kernel", help="default: the fastest the board has")
+    p.add_argument("--epochs", type=positive, default=5)
+    kernel_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -417,8 +568,8 @@ VERBS = {
 def parser(verb=None):
     """The argument parser; only `verb`'s options are set up (each setup may import its
     module: a verb pays only for its own, and a broken optional module hurts only its verb)."""
-    top = argparse.ArgumentParser(prog="udfa", description="Integer-only neural-network "
-                                  "training on microcontrollers (direct feedback alignment).")
+    top = Parser(prog="udfa", description="Integer-only neural-network training on "
+                 "microcontrollers (direct feedback alignment).")
     sub = top.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name, (func, setup, text) in VERBS.items():
         p = sub.add_parser(name, help=text, description=text)
@@ -437,32 +588,59 @@ def errors():
     from .idx import DataError
     from .link import BoardError
     from .pico import EmulatorError
+    from .plots import PlotError
     from .vboard import VirtualBoardError
 
     return (UsageError, ProfileError, board_train.TrainError, DeployError, DataError,
-            BoardError, ModelError, ShardError, FileNotFoundError, EmulatorError,
-            VirtualBoardError)
+            BoardError, ModelError, ShardError, PlotError, EmulatorError, VirtualBoardError)
+
+
+def verb_of(argv):
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def run(argv=None):
     """Parse argv and run the verb; returns its result, raises its errors."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    verb = next((a for a in argv if not a.startswith("-")), None)
-    args = parser(verb).parse_args(argv)
+    args = parser(verb_of(argv)).parse_args(argv)
     return args.func(args)
 
 
+def explain(e, verb):
+    """The one line that says what went wrong (e: an exception main() caught)."""
+    from .link import BoardFileError
+    from .sync import NoSpace
+
+    if isinstance(e, BoardFileError) and not isinstance(e, NoSpace):  # NoSpace advises itself
+        return "%s: %s" % (e, advice.board_file(e.errno, verb))
+    if isinstance(e, errors()):
+        return str(e)
+    if isinstance(e, OSError):  # the PC's own files: a path, a permission
+        if not e.strerror:
+            return str(e)  # raised with a message of ours
+        return "%s%s: check the path and its permissions" % (
+            "%s: " % e.filename if e.filename else "", e.strerror)
+    return ("unexpected %s in 'udfa %s': %s; rerun with UDFA_DEBUG=1 for the traceback"
+            % (type(e).__name__, verb, e))
+
+
 def main(argv=None):
+    """The `udfa` command: runs the verb, ends any failure in one line; returns the exit code.
+    UDFA_DEBUG=1 lets exceptions through, with their tracebacks."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     started = time.monotonic()
     try:
         run(argv)
-    except errors() as e:
-        print("udfa: error: %s" % e, file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("udfa: interrupted after %.0f s; a board keeps its last checkpoint: 'udfa train' "
               "resumes it" % (time.monotonic() - started), file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001  (the guard: no traceback reaches a user)
+        if os.environ.get("UDFA_DEBUG", "0") not in ("", "0"):
+            raise
+        line = " ".join(explain(e, verb_of(argv)).split())  # one line, whatever e held
+        print("udfa: error: %s" % line, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,7 +11,7 @@ import time
 from udfa.conv import ConvModel
 
 from . import board_train, deploy, plots, push
-from .cli import board_profile, open_board, side_for, summarize
+from .cli import board_profile, data_folder, open_board, output_folder, side_for, summarize
 from .evaluate import evaluate
 from .export import export
 from .idx import load_images
@@ -19,7 +19,8 @@ from .shards import write_shards
 
 
 def run(args):
-    out = args.out
+    data_folder(args.data)  # checked before a board is opened
+    out = output_folder(args.out, "demo's files")
     out.mkdir(parents=True, exist_ok=True)
     if args.virtual_dir is None:
         args.virtual_dir = str(out / "board")

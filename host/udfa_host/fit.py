@@ -11,7 +11,10 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from udfa import agent, checkpoint
+from udfa.dfa import DFA
+from udfa.model import Model
 from udfa_host import kernels_numpy
+from udfa_host.cli import UsageError, output_file, positive, shift_arg, widths
 from udfa_host.evaluate import evaluate
 from udfa_host.idx import load_images
 from udfa_host.recipes import RECIPES
@@ -64,12 +67,12 @@ def add_arguments(p):
     p.add_argument("--data", required=True, help="folder with the IDX files (gz or plain)")
     p.add_argument("--recipe", default="mnist", choices=sorted(RECIPES),
                    help="network and settings (see host/udfa_host/recipes.py)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--hidden", help="hidden widths, e.g. 256,128")
+    p.add_argument("--epochs", type=positive)
+    p.add_argument("--hidden", type=widths, help="hidden widths, e.g. 256,128")
     p.add_argument("--size", type=int, choices=(28, 14))
-    p.add_argument("--lr-shift", type=int)
+    p.add_argument("--lr-shift", type=shift_arg)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--limit", type=int, help="train on the first N samples only")
+    p.add_argument("--limit", type=positive, help="train on the first N samples only")
     p.add_argument("--out", default="model.udfa", help="model file to write")
     p.add_argument("--log", help="JSONL file for the per-epoch figures")
 
@@ -80,14 +83,33 @@ def settings_from(args):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.hidden:
-        settings["hidden"] = [int(n) for n in args.hidden.split(",")]
+        settings["hidden"] = list(args.hidden)
         settings["acts"] = [settings["acts"][0]] * (len(settings["hidden"]) + 1)
         settings.pop("shifts", None)
     return settings
 
 
+def check_settings(settings):
+    """Refuse settings the training rule refuses (udfa.dfa's bounds), for the learning rate
+    of the last epoch too, before any data is read."""
+    sizes = [settings["size"] ** 2] + list(settings["hidden"]) + [10]
+    last = agent.slower_shift(settings["lr_shift"], (settings["epochs"] - 1) // settings["decay"])
+    try:
+        model = Model(sizes, settings["acts"], settings.get("shifts"), 255, 1)
+        DFA(model, kernels_numpy, settings["batch"], last, settings["fb_shift"],
+            target=settings["target"])
+    except ValueError as e:
+        raise UsageError("%s with lr_shift %d by epoch %d: %s; pick another --lr-shift, "
+                         "--hidden or --epochs" % ("-".join(map(str, sizes)), last,
+                                                   settings["epochs"], e)) from None
+
+
 def run(args):
     settings = settings_from(args)
+    check_settings(settings)
+    output_file(args.out, "model")
+    if args.log:
+        output_file(args.log, "log")
     train_x, train_y, test_x, test_y = load_data(args.data, settings["size"])
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]

@@ -7,6 +7,7 @@
 # replaying the same order gets the same weights).
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from udfa.conv import ConvModel, ConvNetwork, parse
 from udfa.les import LES
 from udfa.rng import XorShift32
 from udfa_host import conv_numpy, evaluate, kernels_numpy
+from udfa_host.cli import UsageError, output_file, positive, shift_arg
 from udfa_host.recipes import CNN_RECIPES
 
 EXACT_LIMIT = 1 << 53  # float64 BLAS sums stay exact below this
@@ -37,24 +39,51 @@ def accuracy(model, images, labels):
     return float((predict(model, images) == np.asarray(labels)).mean())
 
 
+def new_model(settings, shape, seed=1):
+    """A ConvModel of settings["net"] on inputs of shape (H, W, C), Kaiming weights."""
+    model = ConvModel(settings["net"], shape, 255, seed)
+    # scaling shifts per block and per head (the last: the output layer); the model file
+    # stores them
+    for b, shift in zip(model.blocks, settings.get("shifts") or ()):
+        b.layer.shift = shift
+    heads = [b.head for b in model.blocks[:-1]] + [model.out]
+    for head, shift in zip(heads, settings.get("head_shifts") or ()):
+        head.shift = shift
+    model.init_kaiming()
+    return model
+
+
+def trainer(model, settings, lr=None, head_lr=None):
+    """The LES trainer of settings (learning-rate shifts lr, head_lr: default the
+    settings')."""
+    return LES(model, kernels_numpy, conv_numpy, settings["batch"],
+               settings["lr_shift"] if lr is None else lr,
+               settings.get("head_lr_shift") if head_lr is None else head_lr,
+               settings["bw_shift"], settings.get("wd_shift", 0), tuple(settings["target"]),
+               EXACT_LIMIT, settings.get("random_round", True))
+
+
+def check_settings(settings, shape):
+    """Refuse a spec or settings that udfa.conv / udfa.les refuse (for the learning rates of
+    the last epoch too), before any data is read."""
+    slower = (settings["epochs"] - 1) // settings["decay"]
+    try:
+        trainer(new_model(settings, shape), settings,
+                slower_shift(settings["lr_shift"], slower),
+                slower_shift(settings.get("head_lr_shift"), slower))
+    except ValueError as e:
+        raise UsageError("%s on %s: %s; pick another --net, --batch or --lr-shift"
+                         % (settings["net"], "x".join(map(str, shape)), e)) from None
+
+
 def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threads=1,
         model=None):
     """Train a ConvModel by LES; returns (model, history of per-epoch figures)."""
     shape = train_x.shape[1:] + (1,) if train_x.ndim == 3 else (1, 1, train_x.shape[1])
     if model is None:
-        model = ConvModel(settings["net"], shape, 255, seed)
-        # scaling shifts per block and per head (the last: the output layer); the model
-        # file stores them
-        for b, shift in zip(model.blocks, settings.get("shifts") or ()):
-            b.layer.shift = shift
-        heads = [b.head for b in model.blocks[:-1]] + [model.out]
-        for head, shift in zip(heads, settings.get("head_shifts") or ()):
-            head.shift = shift
-        model.init_kaiming()
+        model = new_model(settings, shape, seed)
     B = settings["batch"]
-    net = LES(model, kernels_numpy, conv_numpy, B, settings["lr_shift"],
-              settings.get("head_lr_shift"), settings["bw_shift"], settings.get("wd_shift", 0),
-              tuple(settings["target"]), EXACT_LIMIT, settings.get("random_round", True))
+    net = trainer(model, settings)
     x_all = train_x.reshape(len(train_x), -1)
     x = kernels_numpy.buffer(B, model.n_inputs, "B")
     lab = kernels_numpy.buffer(B, 1, "B")
@@ -96,14 +125,15 @@ def add_arguments(p):
     p.add_argument("--net", help="architecture spec, e.g. c32k3p2-c64k3p2-f10 or f100-f50-f10")
     p.add_argument("--rule", default="les", choices=("les", "dfa"),
                    help="les (any spec) or dfa (dense specs only: runs udfa fit)")
-    for key in ("epochs", "batch", "lr-shift", "head-lr-shift", "bw-shift", "wd-shift",
-                "decay"):
-        p.add_argument("--" + key, type=int)
+    for key in ("epochs", "batch", "decay"):
+        p.add_argument("--" + key, type=positive)
+    for key in ("lr-shift", "head-lr-shift", "bw-shift", "wd-shift"):
+        p.add_argument("--" + key, type=shift_arg)
     p.add_argument("--size", type=int, choices=(28, 14))
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--limit", type=int, help="train on the first N samples only")
-    p.add_argument("--test-limit", type=int, help="evaluate on the first N test samples")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--limit", type=positive, help="train on the first N samples only")
+    p.add_argument("--test-limit", type=positive, help="evaluate on the first N test samples")
+    p.add_argument("--threads", type=positive, default=1, help="BLAS threads")
     p.add_argument("--out", default="model.udfa", help="model file to write (each epoch)")
     p.add_argument("--log", help="JSONL file for the per-epoch figures")
 
@@ -122,7 +152,7 @@ def _run_dfa(args, settings):
     from udfa_host import fit as dfa_fit
     widths = [p[1] for p in parse(settings["net"])]
     dfa_args = argparse.Namespace(data=args.data, recipe="mnist", epochs=args.epochs,
-                                  hidden=",".join(map(str, widths[:-1])), size=args.size,
+                                  hidden=widths[:-1], size=args.size,
                                   lr_shift=args.lr_shift, seed=args.seed, limit=args.limit,
                                   out=args.out, log=args.log)
     return dfa_fit.run(dfa_args)
@@ -131,10 +161,19 @@ def _run_dfa(args, settings):
 def run(args):
     from udfa_host.fit import load_data
     settings = settings_from(args)
+    try:
+        layers = parse(settings["net"])
+    except ValueError as e:
+        hint = "" if "e.g." in str(e) else ": use cNkKpPgG blocks, then fN (e.g. c16k3p2-f10)"
+        raise UsageError("--net %s: %s%s" % (settings["net"], e, hint)) from None
     if args.rule == "dfa":
-        if any(p[0] != 0 for p in parse(settings["net"])):
-            raise SystemExit("--rule dfa trains dense specs only (fN-...); use --rule les")
+        if any(p[0] != 0 for p in layers):
+            raise UsageError("--rule dfa trains dense specs only (fN-...); use --rule les")
         return _run_dfa(args, settings)
+    check_settings(settings, (settings["size"], settings["size"], 1))
+    output_file(args.out, "model")
+    if args.log:
+        output_file(args.log, "log")
     train_x, train_y, test_x, test_y = load_data(args.data, settings["size"])
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
@@ -164,11 +203,11 @@ def run(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="udfa fit-cnn", description="train an integer CNN or "
-                                "LES MLP on the PC (numpy kernel)")
-    add_arguments(p)
-    run(p.parse_args(argv))
+    """`udfa fit-cnn`, with the command's checks and one-line errors; the exit code."""
+    from udfa_host import cli
+
+    return cli.main(["fit-cnn"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

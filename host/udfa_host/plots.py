@@ -1,26 +1,68 @@
 """Runs on the PC: PNG plots of a training run (from the JSONL log that 'udfa train' writes)
-and of a confusion matrix, with matplotlib's Agg backend (no display needed)."""
+and of a confusion matrix, with matplotlib's Agg backend (no display needed). The readers
+check that a file is what it should be (PlotError, naming the file, if not); matplotlib is
+imported only to draw."""
 import json
 from pathlib import Path
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+class PlotError(ValueError):
+    """A log or evaluation file that is not what 'udfa train' or 'udfa eval --out' writes."""
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _text(path, made_by):
+    path = Path(path)
+    if not path.is_file():
+        raise PlotError("%s: no such file; %s writes it" % (path, made_by))
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        raise PlotError("%s is not text: name the file %s wrote" % (path, made_by)) from None
 
 
 def read_log(path):
     """The events of a JSONL training log, oldest first."""
+    made_by = "'udfa train --log' (or 'udfa demo')"
     events = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    raise ValueError("%s line %d is not JSON: is it a 'udfa train' log?"
-                                     % (path, n)) from None
+    for n, line in enumerate(_text(path, made_by).splitlines(), 1):
+        if line.strip():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if not isinstance(event, dict) or "event" not in event:
+                raise PlotError("%s line %d is not a udfa training event: name the JSONL log "
+                                "%s wrote" % (path, n, made_by))
+            events.append(event)
     return events
+
+
+def read_eval(path):
+    """An evaluation written by 'udfa eval --out': a dict with samples, accuracy and a square
+    confusion matrix of counts."""
+    made_by = "'udfa eval --out'"
+    text = _text(path, made_by)
+    try:
+        result = json.loads(text)
+        c = result["confusion"]
+        ok = (isinstance(result["samples"], int) and 0 <= result["accuracy"] <= 1 and
+              c and all(len(row) == len(c) and all(isinstance(v, int) for v in row)
+                        for row in c))
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise PlotError("%s is not a udfa evaluation (samples, accuracy, confusion): name the "
+                        "JSON file %s wrote" % (path, made_by))
+    return result
 
 
 def learning_curve(events):
@@ -38,9 +80,9 @@ def learning_curve(events):
 def plot_learning_curve(events, out, test_accuracy=None, title="udfa training"):
     points, epochs = learning_curve(events)
     if not points and not epochs:
-        raise ValueError("the log holds no progress or epoch lines: train for longer, or "
-                         "lower report_every")
-    fig, ax = plt.subplots(figsize=(6, 4))
+        raise PlotError("the log holds no progress or epoch lines: train for longer, or "
+                         "lower --report-every")
+    fig, ax = _plt().subplots(figsize=(6, 4))
     if points:
         ax.plot(*zip(*points), ".", color="tab:blue", alpha=0.5, label="train (running)")
     if epochs:
@@ -62,7 +104,7 @@ def plot_confusion(confusion, out, title="confusion matrix"):
     import numpy as np
 
     c = np.asarray(confusion)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _plt().subplots(figsize=(5.5, 5))
     ax.imshow(c, cmap="Blues")
     for i in range(c.shape[0]):
         for j in range(c.shape[1]):
@@ -83,5 +125,5 @@ def _save(fig, out):
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
+    _plt().close(fig)
     return out
