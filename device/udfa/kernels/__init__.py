@@ -20,8 +20,8 @@
 PREFERENCE = ("viper", "ulab", "plain")
 KNOWN = PREFERENCE  # every backend name load() accepts (a new one: a module and its name here)
 
-_unusable = {}  # name -> why it cannot run here (each backend is tried once per boot)
-_noted = []  # fallback notes already printed
+_unusable = {}  # type: dict  # name -> why it cannot run here (each is tried once per boot)
+_noted = []  # type: list  # fallback notes already printed
 
 
 def load(name=None, preference=PREFERENCE):
