@@ -18,13 +18,16 @@ sys.path += [str(DEVICE), str(ROOT / "host"), str(DEVICE_TESTS), str(ROOT / "tes
 
 def interpreters():
     """name -> command prefix for every interpreter present: CPython always, MicroPython
-    (plain unix port, 64-bit) and the ulab builds (64- and 32-bit) where they are installed.
-    The 32-bit build gets a Pico's 190K heap; the 64-bit ones twice that, since their objects
-    take twice the memory (../shared/bin/README.md): so each holds what a Pico holds."""
+    (plain unix port, 64-bit), and the ulab builds of MicroPython (ulab 6.12) and CircuitPython
+    (ulab 6.5.3, no viper), 64- and 32-bit each, where they are installed (an environment
+    variable such as CIRCUITPYTHON_ULAB_32 names another binary). The 32-bit builds get a
+    Pico's 190K heap; the 64-bit ones twice that, since their objects take twice the memory
+    (../shared/bin/README.md): so each holds what a Pico holds."""
     found = {"cpython": [sys.executable]}
     if shutil.which("micropython"):
         found["micropython"] = [shutil.which("micropython"), "-X", "heapsize=380K"]
-    for name, heap in (("micropython-ulab", "380K"), ("micropython-ulab-32", "190K")):
+    for name, heap in (("micropython-ulab", "380K"), ("micropython-ulab-32", "190K"),
+                       ("circuitpython-ulab", "380K"), ("circuitpython-ulab-32", "190K")):
         path = os.environ.get(name.upper().replace("-", "_"), str(SHARED / "bin" / name))
         if os.access(path, os.X_OK):
             found[name] = [path, "-X", "heapsize=" + heap]
@@ -54,8 +57,16 @@ def pico_missing(firmware):
     return None
 
 
-def run_device(interp, script, *args, timeout=300):
-    """Run a device script under `interp` with device/ on its path; returns its stdout."""
+def kernels_of(interp):
+    """The device kernels that run under `interp`, fastest first: viper wherever MicroPython
+    has its emitter (not CPython, not CircuitPython), ulab on the ulab builds, plain always."""
+    have = [] if interp == "cpython" or interp.startswith("circuitpython") else ["viper"]
+    return have + (["ulab"] if "ulab" in interp else []) + ["plain"]
+
+
+def run_device(interp, script, *args, timeout=300, stderr=False):
+    """Run a device script under `interp` with device/ on its path; returns its stdout (and
+    its stderr, as (stdout, stderr), with stderr=True)."""
     env = dict(os.environ)
     path = os.pathsep.join([str(DEVICE), str(DEVICE_TESTS)])
     env["PYTHONPATH" if interp == "cpython" else "MICROPYPATH"] = path
@@ -64,7 +75,7 @@ def run_device(interp, script, *args, timeout=300):
                           cwd=str(DEVICE_TESTS))
     if proc.returncode != 0:
         raise AssertionError("%s %s failed:\n%s%s" % (interp, script, proc.stdout, proc.stderr))
-    return proc.stdout
+    return (proc.stdout, proc.stderr) if stderr else proc.stdout
 
 
 @pytest.fixture(params=sorted(INTERPRETERS))

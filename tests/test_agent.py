@@ -9,7 +9,7 @@ import pytest
 
 import agent_train
 import synth
-from conftest import ROOT, run_device
+from conftest import ROOT, kernels_of, run_device
 from udfa import checkpoint
 from udfa.model import Model, ModelError
 from udfa_host import conv_numpy, kernels_numpy
@@ -47,9 +47,58 @@ def test_training_is_identical_everywhere(shard_dir, interp, rule, monkeypatch):
     assert lines(out, "epoch")[-1]["train_bp"] > (9000 if rule == "dfa" else 6000)
     assert lines(out, "start")[0]["samples"] == 110
     assert lines(out, "start")[0]["rule"] == rule
-    # the fastest kernel here trains both rules (a CNN too: viper, with its conv ops)
-    assert lines(out, "start")[0]["kernel"] == ("udfa.kernels.plain" if interp == "cpython"
-                                                else "udfa.kernels.viper")
+    # the fastest kernel here trains both rules (a CNN too: viper, with its conv ops), but
+    # a CNN not on ulab (CircuitPython: an MLP on ulab, a CNN on plain)
+    have = [k for k in kernels_of(interp) if rule == "dfa" or k != "ulab"]
+    assert lines(out, "start")[0]["kernel"] == "udfa.kernels." + have[0]
+
+
+# Train (or evaluate) through the agent with a named kernel: argv = tests/board, the shard
+# folder, the rule, epochs, the kernel; "eval" as the rule evaluates ckpt.udfa instead.
+AGENT_KERNEL = """
+import os
+import sys
+sys.path.append(sys.argv[1])
+import agent_train
+from udfa import agent
+os.chdir(sys.argv[2])
+if sys.argv[3] == "eval":
+    for batch in (1, 4):
+        agent.evaluate(["a.uds", "b.uds"], batch=batch, kernel=sys.argv[5])
+else:
+    print(agent_train.run(sys.argv[3], int(sys.argv[4]), True, kernel=sys.argv[5]))
+"""
+_host = {}  # rule -> the numpy kernel's result (the shards are the same in every test)
+
+
+@pytest.mark.parametrize("kernel", ["viper", "ulab", "plain"])
+def test_mlp_trains_alike_on_every_kernel(shard_dir, interp, kernel, tmp_path, monkeypatch):
+    """agent.train with each kernel an interpreter has, named explicitly (ulab and plain on
+    CircuitPython's builds), ends with the host's weights byte for byte."""
+    if kernel not in kernels_of(interp):
+        pytest.skip("no %s kernel under %s" % (kernel, interp))
+    script = tmp_path / "agent_kernel.py"
+    script.write_text(AGENT_KERNEL)
+    out = run_device(interp, script, SCRIPT.parent, shard_dir, "dfa", 2, kernel)
+    assert lines(out, "start")[0]["kernel"] == "udfa.kernels." + kernel
+    if "dfa" not in _host:
+        monkeypatch.chdir(shard_dir)
+        _host["dfa"] = agent_train.run("dfa", 2, True, kernel=kernels_numpy)
+    assert out.splitlines()[-1] == _host["dfa"]
+
+
+def test_cnn_predicts_alike_on_every_kernel(shard_dir, interp, tmp_path):
+    """A CNN trained on CPython evaluates to the same confusion matrix on every kernel of
+    every interpreter (ulab on CircuitPython included), batch 1 and 4."""
+    script = tmp_path / "agent_kernel.py"
+    script.write_text(AGENT_KERNEL)
+    run_device("cpython", SCRIPT, shard_dir, "fresh", 1, "les")
+    want = lines(run_device("cpython", script, SCRIPT.parent, shard_dir, "eval", 0, "plain"),
+                 "eval")
+    assert len(want) == 2 and want[0] == want[1] and want[0]["total"] == 110
+    for kernel in kernels_of(interp):
+        out = run_device(interp, script, SCRIPT.parent, shard_dir, "eval", 0, kernel)
+        assert lines(out, "eval") == want, kernel
 
 
 @pytest.mark.parametrize("rule", RULES)

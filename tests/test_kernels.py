@@ -6,18 +6,12 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_device
+from conftest import DEVICE_TESTS, ROOT, kernels_of, run_device
 from udfa import kernels
 
 PROBE = """
 from udfa import kernels
-have = []
-for name in ("plain", "viper", "ulab"):
-    try:
-        kernels.load(name)
-        have.append(name)
-    except ImportError:
-        pass
+have = kernels.usable()
 from udfa import agent
 cnn = [agent._kernel(None, True, t).__name__.split(".")[-1] for t in (True, False)]
 try:
@@ -26,23 +20,55 @@ except (ValueError, ImportError) as e:
     cnn.append(type(e).__name__)
 print(" ".join(have), "|", kernels.load().__name__, "| cnn", " ".join(cnn))
 """
-EXPECTED = {  # kernels present | the default | a CNN's for training, for inference, ulab's
-    "cpython": "plain | udfa.kernels.plain | cnn plain plain ValueError",
-    "micropython": "plain viper | udfa.kernels.viper | cnn viper viper ValueError",
-    "micropython-ulab": "plain viper ulab | udfa.kernels.viper | cnn viper viper ValueError",
-    "micropython-ulab-32": "plain viper ulab | udfa.kernels.viper | cnn viper viper ValueError",
-}
+VIPER_GONE = {  # why viper cannot run, as load() words it
+    "cpython": "the viper kernel needs MicroPython's viper code emitter",
+    "circuitpython": "no viper/native code emitter: invalid micropython decorator"}
 
 
 def test_kernels_present_and_default(interp, tmp_path):
+    """usable() lists the kernels each build runs; load() takes the fastest and, past one
+    that cannot run, says so in one line (once per fallback, however often it is called);
+    a CNN trains on viper or plain and predicts on any kernel, ulab refused for training."""
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
-    assert run_device(interp, script).strip() == EXPECTED[interp]
+    have = kernels_of(interp)
+    train = [k for k in have if k != "ulab"][0]
+    want = "%s | udfa.kernels.%s | cnn %s %s ValueError" % (" ".join(have), have[0], train,
+                                                            have[0])
+    *notes, last = run_device(interp, script).splitlines()
+    assert last == want
+    gone = VIPER_GONE.get(interp.split("-")[0])
+    if gone is None:  # MicroPython: viper runs, nothing to say
+        assert notes == []
+        return
+    # the CNN's training kernel (LES tries viper, plain), then every other load's
+    first = "udfa: kernel viper unusable here (%s): using plain" % gone
+    if interp == "cpython":
+        assert notes == [first, "udfa: kernels viper (%s), ulab (No module named 'ulab') "
+                                "unusable here: using plain" % gone]
+    else:
+        assert notes == [first, "udfa: kernel viper unusable here (%s): using ulab" % gone]
+
+
+@pytest.mark.parametrize("script", ["kernel_bounds.py", "kernel_exact.py", "les_noalloc.py"])
+def test_exactness_scripts_run_every_kernel(interp, script):
+    """The exactness scripts print the same lines wherever they run (test_device_scripts),
+    and they really ran every kernel this interpreter has (stderr), ulab on CircuitPython's
+    ulab 6.5.3 included; les_noalloc trains LES, which runs no ulab."""
+    if script == "les_noalloc.py" and interp == "cpython":
+        pytest.skip("no gc.mem_alloc on CPython")
+    out, err = run_device(interp, DEVICE_TESTS / script, stderr=True)
+    want = [k for k in kernels_of(interp) if script[0] != "l" or k != "ulab"]
+    ran = [l[13:].split(", ") for l in err.splitlines() if l.startswith("kernels run: ")]
+    assert [sorted(r) for r in ran] == [sorted(want)]
+    assert out.splitlines()[-1].endswith(": True")
 
 
 @pytest.mark.parametrize("name", ["viper", "ulab"])
 def test_fast_kernels_refuse_cpython(name):
-    with pytest.raises(ImportError):
+    # why, and what this "board" has instead (not a bare "No module named 'ulab'")
+    with pytest.raises(ImportError, match=r"^kernel %s cannot run here \(.+\); this board "
+                       r"has: plain$" % name):
         kernels.load(name)
     assert kernels.load().__name__ == "udfa.kernels.plain"
 

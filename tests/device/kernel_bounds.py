@@ -32,6 +32,12 @@ CASES = (
     ([196, 32, 10], ["tanh", "tanh"], None, 3000, -2, 16, 15, 6, (127, -127), 16),
     ([196, 24, 10], ["relu", "tanh"], None, 0, -2, 16, 9, 6, (127, -127), 7),
     ([196, 24, 10], ["sigmoid", "tanh"], [15, 12], 1 << 15, -2, 8, 10, 4, (127, -127), 8),
+    # batch 1 (ulab 6.5.3's one-row reductions); hidden deltas up to 16*5*254*127 = 2.6M,
+    # whose max ulab reads back as a Python float (exact below 2^22 even boxed in 30 bits,
+    # read with a margin), and sums far past 2^22 inside the arrays; weights at +-wmax
+    ([196, 24, 5], ["tanh", "tanh"], [0, 0], 0, 255, 1, 2, 1, (-127, 127), 1),
+    ([196, 24, 5], ["relu", "sigmoid"], None, 1 << 15, -1, 1, 12, 1, (127, -127), 1),
+    ([1, 12, 4], ["tanh", "tanh"], [0, 0], 0, 255, 5, 4, 2, (-127, 127), 3),  # one input
 )
 STEPS = 3
 

@@ -10,7 +10,7 @@ from udfa.dfa import DFA
 from udfa.model import Model
 
 if not hasattr(gc, "mem_alloc"):
-    print("SKIP")
+    print("SKIP no gc.mem_alloc on this port")
     raise SystemExit
 
 STEPS = 20
@@ -59,8 +59,8 @@ def ulab_alloc(k):
 
 try:
     viper = kernels.load("viper")
-except ImportError:
-    print("SKIP")
+except ImportError as e:  # CPython, CircuitPython
+    print("SKIP", e)
     raise SystemExit
 print("viper: %d bytes allocated over %d steps" % (viper_alloc(viper), STEPS))
 try:

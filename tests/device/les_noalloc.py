@@ -1,8 +1,10 @@
 # Drive LES steps at the bounds (inputs 255, every weight at +-wmax, targets at +-127) on a
 # 32-bit MicroPython and count heap bytes allocated: "alloc 0" proves that every intermediate
 # stayed a small int (< 2^30) and that a step allocates nothing; on the plain kernel, then
-# on viper (its conv ops and int16 head inputs included; the same weights, as CRCs show).
+# on viper where it runs (its conv ops and int16 head inputs included): viper must print
+# plain's very lines (no allocation, the same weights). Which kernels ran goes to stderr.
 import gc
+import sys
 
 from udfa import kernels
 from udfa.conv import ConvModel
@@ -11,13 +13,12 @@ from udfa.les import LES
 from synth import weights_crc
 
 if not hasattr(gc, "mem_alloc"):
-    print("SKIP")
+    print("SKIP no gc.mem_alloc on this port")
     raise SystemExit
 
-for name, spec, side, B in [(k, s, n, b) for k in ("plain", "viper")
-                            for s, n, b in (("c6k3p2-c8k3-f10", 8, 2), ("c4k3p2g3-f10", 14, 1),
-                                            ("f24-f12-f10", 7, 4))]:
-    k = kernels.load(name)
+
+def run(k, spec, side, B):
+    """'alloc N dmax [...] within wmax B weights CRC' after LES steps at the bounds."""
     model = ConvModel(spec, (side, side, 1), seed=5)
     for l in model.layers:
         l.shift = 0  # everything saturates: largest errors, largest deltas
@@ -40,6 +41,28 @@ for name, spec, side, B in [(k, s, n, b) for k in ("plain", "viper")
         net.predict(x, B)
     after = gc.mem_alloc()
     gc.enable()
-    print(name, spec, "alloc", after - before, "dmax", net.dmax, "within wmax",
-          all(max(abs(w) for w in l.W) <= l.wmax for l in model.layers), "weights",
-          weights_crc(model))
+    return "alloc %d dmax %s within wmax %s weights %d" % (
+        after - before, net.dmax, all(max(abs(w) for w in l.W) <= l.wmax
+                                      for l in model.layers), weights_crc(model))
+
+
+NETS = (("c6k3p2-c8k3-f10", 8, 2), ("c4k3p2g3-f10", 14, 1), ("f24-f12-f10", 7, 4))
+plain = kernels.load("plain")
+ref = []
+for spec, side, B in NETS:
+    ref.append(run(plain, spec, side, B))
+    print("plain", spec, ref[-1])
+try:
+    viper = kernels.load("viper")
+except ImportError as e:  # CircuitPython: no viper emitter
+    viper = None
+    print("skipped viper:", e, file=sys.stderr)
+same = True
+if viper is not None:
+    for n in range(len(NETS)):
+        got = run(viper, NETS[n][0], NETS[n][1], NETS[n][2])
+        if got != ref[n]:
+            same = False
+            print("viper", NETS[n][0], "differs from plain:", got)
+print("viper matches plain where it runs:", same)
+print("kernels run:", "plain, viper" if viper else "plain", file=sys.stderr)

@@ -9,7 +9,7 @@ from udfa.kernels import plain
 from udfa.model import Model
 
 if not hasattr(gc, "mem_alloc"):
-    print("SKIP")
+    print("SKIP no gc.mem_alloc on this port")
     raise SystemExit
 
 B = 16

@@ -18,8 +18,9 @@
 #     1.5 * 2^23, never a tie; forward's floor is the rounding of the final uint8 conversion.
 # Multiplying or dividing by a power of two is exact in float32, and no float is read back
 # into a Python scalar except bounds (CircuitPython's boxed floats keep only 22 bits, so
-# those reads carry a margin). Integers come back out through uint8/int16 arrays. Scalars
-# given to ulab ops stay below 2^24 and float scalars have at most 9 significant bits.
+# those reads carry a margin) and output_delta's errors (|.| <= 254). Integers come back out
+# through uint8/int16 arrays. Int scalars given to ulab ops stay below 2^24; float scalars
+# have at most 9 significant bits, or 22 (update's bias: 2^20 and a half at most).
 # Activation slopes must be 0 or powers of two (pocket.py's are), so g * slope is exact.
 # This ulab computes int16 - float wrongly for negative int16 (reads them as uint16), so
 # the kernel only ever adds int16 arrays into float ones.
@@ -28,13 +29,29 @@
 # views); 'i' buffers (the errors e and deltas d, used only by kernels) are float32 ndarrays
 # holding exact integers. Each call makes ulab result arrays (measured per step in
 # docs/RESULTS.md); the viper and plain kernels allocate nothing.
+#
+# Runs on ulab 6.12 (MicroPython) and 6.5.3 (CircuitPython 10): importing it checks that
+# this ulab has every function the kernel needs (ImportError naming the missing ones, so
+# kernels.load() falls back); np.take, which 6.5.3 lacks, has a stand-in (_lookup). 6.5.3
+# also returns a scalar, not a one-element array, from np.max/min/argmax along an axis of
+# length 1: the kernel never asks for one (one-row batches and one-column inputs take 1-D
+# calls instead), so both versions run the same code there.
 import gc
 from array import array
 
+import ulab
 from ulab import numpy as np
 
 from udfa.kernels.plain import row  # noqa: F401  (the same array buffers)
 from udfa.pocket import BIAS_INPUT
+
+NEEDS = ("array", "argmax", "bitwise_and", "clip", "dot", "floor", "frombuffer", "full",
+         "max", "min", "right_shift", "zeros")
+_missing = [n for n in NEEDS if not hasattr(np, n)]
+if _missing:
+    raise ImportError("ulab %s lacks np.%s" % (getattr(ulab, "__version__", "?"),
+                                               ", np.".join(_missing)))
+TAKE = hasattr(np, "take")  # ulab 6.5.3 has none (nor integer-array indexing): _lookup
 
 EXACT = 1 << 24  # float32 holds every integer of magnitude <= 2^24
 ROUNDER = 3 << 22  # 1.5 * 2^23: x + ROUNDER - ROUNDER is x rounded to an integer, |x| < 2^22
@@ -191,6 +208,8 @@ def _segments(X, signed, n, seg):
     """Runs [(i0, i1), ...] of input columns that are nonzero in some row of X, runs less than
     GAP apart merged, each cut to at most `seg` columns. All-zero columns add nothing to x W
     or to x^T d, so they are skipped (MNIST's borders)."""
+    if n == 1:  # np.max along a length-1 axis is a scalar in ulab 6.5.3; one run anyway
+        return [(0, 1)]
     hi = bytes(np.max(X, axis=0))
     lo = bytes(np.min(X, axis=0)) if signed else hi  # the raw bytes: nonzero iff the value is
     out = []
@@ -310,9 +329,29 @@ def forward(L, x, rows, a, s):
         G = None
         idx = _index(H, k)
         H = None
-        A[r0:r1] = np.take(L.values, idx).reshape((r1 - r0, n_out))
-        if S is not None:
-            S[r0:r1] = np.take(L.slopes, idx).reshape((r1 - r0, n_out))
+        if TAKE:
+            A[r0:r1] = np.take(L.values, idx).reshape((r1 - r0, n_out))
+            if S is not None:
+                S[r0:r1] = np.take(L.slopes, idx).reshape((r1 - r0, n_out))
+        else:
+            _lookup(L.layer, idx, a, s, r0 * n_out)
+
+
+def _lookup(layer, idx, a, s, o):
+    """a[o + i] = values[idx[i]] and s[o + i] = slopes[idx[i]] (s None: a only) for the
+    flat a and s buffers: np.take's stand-in. One pass in Python over a memoryview of idx,
+    which is all it allocates (np.take makes two result arrays)."""
+    values = layer.values
+    if s is None:
+        for j in memoryview(idx):
+            a[o] = values[j]
+            o += 1
+        return
+    slopes = layer.slopes
+    for j in memoryview(idx):
+        a[o] = values[j]
+        s[o] = slopes[j]
+        o += 1
 
 
 def _col(L, rows):
@@ -404,11 +443,13 @@ def update(L, x, d, rows, lr_shift, offset):
     xm = rows * L.xm
     # Q: |x^T Dl| <= rows * xm * 255; P: |x^T Dh| <= rows * xm * (dabs / 256 + 1), and
     # |P + floor(Q / 256)| + 1 < 2^23
-    if (s < 9 or dabs >= ROOM // 2 or xm * 255 >= ROOM - 512 or
+    if (s < 9 or s > 29 or dabs >= ROOM // 2 or xm * 255 >= ROOM - 512 or
             xm * ((dabs >> 8) + 3) + (1 << (s - 9)) >= ROOM):
         return _update_exact(L, x, d, rows, lr_shift, offset)
     ol = offset & 255
-    bias = (offset >> 8) - (1 << (s - 9)) + HALF  # oh - 2^(k-1) + 1/2: exact, |.| < 2^22
+    # oh - 2^(k-1) + 1/2, |.| <= 2^(s-9) <= 2^20 (s <= 29): a half-integer of at most 22
+    # significant bits, exact even as a Python float boxed in 30 bits (CircuitPython)
+    bias = (offset >> 8) - (1 << (s - 9)) + HALF
     Dh = _floor256(D)
     Dl = Dh * -256
     Dl += D  # 0..255
@@ -483,6 +524,8 @@ def _update_exact(L, x, d, rows, lr_shift, offset):
 
 def _row_absmax(A):
     """max |A[r]| of each row as a list of Python ints (rounded up past 22-bit float reads)."""
+    if len(A) == 1:  # np.max along axis 1 of one row is a scalar in ulab 6.5.3
+        return [_absmax(A)]
     hi = np.max(A, axis=1)
     lo = np.min(A, axis=1)
     out = []
@@ -531,6 +574,9 @@ def _apply(W, i0, i1, XT, parts, groups, s, offset, wmax):
 def argmax(y, rows, n, out):
     """out[r] = index of the largest y in row r (the first one on ties)."""
     Y = _view(_cache, 0, y, n, np.int8)
+    if rows == 1:  # np.argmax along axis 1 of one row is a scalar in ulab 6.5.3
+        out[0] = np.argmax(Y[0])
+        return
     O = _view(_cache, 1, out, 1, np.uint8)
     O[0:rows] = np.argmax(Y[:rows], axis=1).reshape((rows, 1))
 
