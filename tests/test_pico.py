@@ -76,8 +76,8 @@ def on_board(port, script):
 def test_device_script_on_the_pico(pico, script):
     port, firmware = pico
     out = on_board(port, script)
-    if out.strip() == "SKIP":
-        pytest.skip("%s skips on the %s firmware" % (script, firmware))
+    if out.startswith("SKIP"):  # "SKIP reason"
+        pytest.skip("%s on the %s firmware: %s" % (script, firmware, out[4:].strip()))
     exp = DEVICE_TESTS / (script + ".exp")
     expected = exp.read_text() if exp.exists() else run_device("cpython", DEVICE_TESTS / script)
     assert out == expected

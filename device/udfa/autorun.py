@@ -6,10 +6,10 @@
 # whose job fails at boot does not fail the same way after every reset: the host's next
 # 'udfa train' reports the error and starts a new job. A Ctrl-C from the host (how it takes
 # the REPL back) keeps the job, to be resumed.
+# udfa.agent (and with it the whole trainer) is imported only when there is a job: a boot
+# without one costs next to nothing, and leaves MicroPython's heap as it found it.
 import json
 import os
-
-from udfa import agent
 
 JOB = "train.json"  # agent.train's keyword arguments, written by the host
 DONE = "train.done"  # the job once finished: a reset then leaves the REPL to the host
@@ -27,6 +27,8 @@ def pending(path=JOB):
 
 def run(path=JOB, fresh=False):
     """Train as the job says (resuming from its checkpoint unless fresh), then retire it."""
+    from udfa import agent
+
     try:
         with open(path) as f:
             job = json.load(f)
@@ -55,6 +57,8 @@ def retire(path, to):
 def mirror(stream):
     """Also write every report line to stream (e.g. CircuitPython's usb_cdc.data) while a
     host listens there, so it can follow the training without stopping it."""
+    from udfa import agent
+
     plain = agent.report
 
     def both(event, fields):

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import re
+import time
 from pathlib import Path
 
 import serial
@@ -31,6 +32,7 @@ _READ_TIMEOUT = 2
 # Bytes per exec when copying files: a 1 KB chunk is at most a 4 KB repr() to compile on the
 # board, small next to a 100 KB heap, and 4x fewer round trips than mpremote's default 256.
 _CHUNK = 1024
+_RAW_REPL_TRIES = 3
 # USB vendor ids of boards that run MicroPython/CircuitPython, and of the USB-UART bridges
 # on ESP32 boards: Raspberry Pi, Adafruit, Espressif, MicroPython, CP210x, CH340, FTDI.
 _BOARD_VIDS = (0x2E8A, 0x239A, 0x303A, 0xF055, 0x10C4, 0x1A86, 0x0403)
@@ -140,15 +142,19 @@ class Board:
                 ) from None
             raise BoardNotFound("cannot open %s: %s" % (self.port, _why_unopenable(self.port))
                                 ) from None
-        if self.vboard is not None:
-            self.vboard.interrupt()  # what the \x03 sent by enter_raw_repl does on a board
-        try:
-            self._transport.enter_raw_repl(soft_reset=False)
-        except (TransportError, serial.SerialException, OSError):
-            fix = ("its --interpreter must be a MicroPython or CircuitPython unix port"
-                   if self.vboard is not None else "press its reset button and retry")
-            raise BoardNotFound("board at %s does not answer the raw REPL: %s"
-                                % (self.port, fix)) from None
+        for _ in range(_RAW_REPL_TRIES):
+            if self.vboard is not None:
+                self.vboard.interrupt()  # what the \x03 sent by enter_raw_repl does on a board
+            try:
+                self._transport.enter_raw_repl(soft_reset=False)
+                return
+            except (TransportError, serial.SerialException, OSError):
+                # A board interrupted in its boot code (CircuitPython's code.py) may swallow
+                # the first Ctrl-A while it says "Press any key to enter the REPL".
+                time.sleep(0.5)
+        fix = ("its --interpreter must be a MicroPython or CircuitPython unix port"
+               if self.vboard is not None else "press its reset button and retry")
+        raise BoardNotFound("board at %s does not answer the raw REPL: %s" % (self.port, fix))
 
     def reconnect(self):
         """Open the port again, after a reset or power loss; a dead virtual board is restarted
