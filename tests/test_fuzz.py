@@ -196,19 +196,36 @@ def shard_files(tmp_path, monkeypatch):
     return dict(shards="s", epochs=3, batch=8, lr_shift=13, every=24, kernel="plain")
 
 
-def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(shard_files, capsys):
+class PowerCut(Exception):
+    pass
+
+
+def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(shard_files, monkeypatch,
+                                                                 capsys):
     agent.train(fresh=True, **shard_files)
     straight = checkpoint.load("ckpt.udfa")
-    # stop in epoch 2 (as a reset would), then tear the newest checkpoint as a power cut does
-    kill = dict(shard_files, epochs=2)
-    agent.train(fresh=True, **kill)
-    agent.train(**dict(shard_files, epochs=2, every=24))  # nothing left to do in 2 epochs
-    tear("ckpt.udfa", XorShift32(3))
+    save = checkpoint.save
+    saves = []
+
+    def cut_power_after_the_7th_save(*args):  # in epoch 2 (5 saves an epoch)
+        save(*args)
+        saves.append(1)
+        if len(saves) == 7:
+            raise PowerCut()
+
+    monkeypatch.setattr(checkpoint, "save", cut_power_after_the_7th_save)
+    with pytest.raises(PowerCut):
+        agent.train(fresh=True, **shard_files)
+    monkeypatch.setattr(checkpoint, "save", save)
+    newest = checkpoint.load("ckpt.udfa")[1]
+    assert (newest["epoch"], newest["next"]) == (1, 48)
+    tear("ckpt.udfa", XorShift32(3))  # and the flash page of the newest was half written
     capsys.readouterr()
     agent.train(**shard_files)
     out = capsys.readouterr().out
     assert re.search(r"^udfa: ckpt.udfa is damaged \((CRC mismatch|truncated)[^)]*\): resuming "
                      r"from ckpt.udfa.old$", out, re.M), out
+    assert '"epoch": 1, "next": 24' in out  # the start event: from the save before
     final = checkpoint.load("ckpt.udfa")
     assert final[1] == straight[1] and synth.weights_crc(final[0]) == synth.weights_crc(
         straight[0])
