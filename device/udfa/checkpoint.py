@@ -87,13 +87,19 @@ def check_state(state, path, required=()):
         v = state.get(name)
         if v is None and (name == "rounding" or name not in state):
             continue  # rounding: no update made yet
-        ok = isinstance(v, kind)
-        if ok and kind is int:
-            ok = 0 <= v <= limit
-        elif ok and kind is list:
-            ok = len(v) == 2 and all(isinstance(x, int) and 0 <= x <= limit for x in v)
+        if kind is int:
+            ok = _count(v, limit)
+        elif kind is list:  # rounding: the two 16-bit halves of the rounding PRNG
+            ok = isinstance(v, list) and len(v) == 2 and all(_count(x, limit) for x in v)
+        else:
+            ok = isinstance(v, kind)
         if not ok:
             _fail(path, "training state field %r is %r" % (name, v))
+
+
+def _count(v, limit):
+    """v is an int (not a bool: CPython counts True as 1, MicroPython does not) in 0..limit."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limit
 
 
 def _fail(path, reason):
