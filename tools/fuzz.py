@@ -136,9 +136,10 @@ def main(argv=None):
             for name, (counts, bad) in results:
                 totals[name].update(counts)
                 for line in bad:
-                    bad_kinds["%s: %s" % (name, line.split(": ")[1].split(":")[0])] += 1
-                    if len(examples) < 12:
+                    kind = "%s: %s" % (name, line.split(": ")[1].split(":")[0])
+                    if not bad_kinds[kind]:  # the first example of each kind
                         examples.append("%s: %s" % (name, line))
+                    bad_kinds[kind] += 1
     shutil.rmtree(work, ignore_errors=True)
     print("udfa fuzz of %s: %d rounds (seeds 1..%d, %d variants per kind and mutation), "
           "%.1f min" % (args.root, seed, seed, args.count, (time.monotonic() - started) / 60))

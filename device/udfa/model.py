@@ -10,6 +10,11 @@
 # of 128 stand for 1.0, and PocketTanh's unit slope maps z = 64 to 1.0. So the shift that
 # puts h on the activation's scale is WEIGHT_BITS + 2 for pixel inputs and WEIGHT_BITS + 1
 # for 8-bit activations, whatever the fan-in (default_shift).
+#
+# Reading a file (read()) trusts nothing before its CRC: check() reads the header and layer
+# table into a few small buffers, bounds the sizes (MAX_WEIGHTS, the file's length) and
+# streams the whole model through the CRC-32; only then are the fields checked and the
+# layers allocated. Anything wrong raises ModelError naming the file and what to do.
 import struct
 from array import array
 
