@@ -218,7 +218,8 @@ def load(path):
     try:
         f = open(path, "rb")
     except OSError:
-        raise ModelError("model %s not found" % path)
+        raise ModelError("model %s not found: name an existing model file, or create one "
+                         "(agent.create, 'udfa train --fresh')" % path, "not found")
     with f:
         return read(f, path)
 
