@@ -16,7 +16,7 @@
 # (B*H*W) x C, which read flat are also B x (H*W*C).
 import struct
 
-from udfa import kernels, pocket
+from udfa import kernels
 from udfa.model import (_HEADER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError, _read,
                         _write, default_shift, fail, read_table, write_layers)
 from udfa.pocket import SLOPE_SHIFT
