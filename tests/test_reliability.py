@@ -181,6 +181,51 @@ def test_power_loss_mid_training_resumes_to_the_same_weights(tiny, monkeypatch, 
     assert state["epoch"] == 4 and weights(final) == weights(straight)
 
 
+def tear(path, at):
+    """What a power cut mid-write of a 4 KB flash page leaves: the page's bytes from `at` on
+    are garbage (erased flash reads 0xFF), the file keeps its length."""
+    data = bytearray(path.read_bytes())
+    end = min(len(data), (at | 4095) + 1)
+    data[at:end] = b"\xff" * (end - at)
+    path.write_bytes(bytes(data))
+
+
+def test_torn_newest_checkpoint_resumes_from_the_older_to_the_same_weights(tiny, monkeypatch,
+                                                                           capsys):
+    ready(tiny)
+    args = ("--kernel", "plain", "--epochs", "3", "--every", "16", "--report-every", "8")
+    assert udfa("train", "--fresh", *args) == 0
+    straight, _ = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+    train = board_train.train
+
+    def cut_power_in_epoch_2(board, *a, **kw):
+        def watch(event):
+            if event["event"] == "progress" and event["epoch"] == 1 and event["done"] >= 40:
+                board.vboard.kill()
+        return train(board, *a, **dict(kw, on_event=watch))
+
+    monkeypatch.setattr(board_train, "train", cut_power_in_epoch_2)
+    assert udfa("train", "--fresh", *args) == 1
+    monkeypatch.setattr(board_train, "train", train)
+    tear(board_file(tiny, "ckpt.udfa"), 1000)  # the newest was being written
+    capsys.readouterr()
+    assert udfa("train", *args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"board: udfa: ckpt.udfa is damaged \(CRC mismatch\): resuming from "
+                     r"ckpt.udfa.old", out), out
+    final, state = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+    assert state["epoch"] == 3 and weights(final) == weights(straight)
+    # every checkpoint damaged: training stops and says how to start over
+    for name in ("ckpt.udfa", "ckpt.udfa.old"):
+        tear(board_file(tiny, name), 30)
+    capsys.readouterr()
+    assert udfa("train", *args) == 1
+    err = capsys.readouterr().err
+    assert "no usable checkpoint: ckpt.udfa is damaged (CRC mismatch), ckpt.udfa.old is " \
+        "damaged (CRC mismatch)" in err and "'udfa train --fresh'" in err, err
+    assert udfa("train", "--fresh", *args) == 0
+
+
 def test_unfinished_job_runs_at_boot_without_a_host(tiny):
     """main.py goes on with train.json after a reset: the board trains unplugged."""
     ready(tiny)

@@ -15,7 +15,7 @@ for _p in (ROOT / "device", ROOT / "host"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from udfa.shard import HEADER_LEN, Shard, ShardError  # noqa: E402
+from udfa.shard import HEADER_LEN, MAX_SAMPLES, Shard, ShardError  # noqa: E402
 from udfa_host.idx import downsample2x2, load_split  # noqa: E402
 from udfa_host.shards import read_shard, shard_crc, write_shards  # noqa: E402
 
@@ -237,3 +237,31 @@ def test_write_shards_rejects_bad_input(tmp_path, kwargs, words):
     args.update(kwargs)
     with pytest.raises(ValueError, match=words):
         write_shards(**args)
+
+
+def _valid_shard(path, count, h=2, w=2):
+    """A CRC-valid shard of `count` samples of h x w (labels 0), whatever the writer allows."""
+    head = struct.pack("<4sBBHIHHBB6x", b"UDSH", 1, 0, HEADER_LEN, count, h, w, 1, 10)
+    data = head + bytes(count * (1 + h * w))
+    path.write_bytes(data + struct.pack("<I", zlib.crc32(data)))
+    return str(path)
+
+
+@pytest.mark.parametrize("count, words", [
+    (0, "0 samples, not 1..4096; re-run 'udfa prepare'"),
+    (MAX_SAMPLES + 1, "4097 samples, not 1..4096"), (65535, "65535 samples")])
+def test_shards_beyond_the_sample_limit_are_refused(tmp_path, count, words):
+    path = _valid_shard(tmp_path / "s.uds", count)
+    with pytest.raises(ShardError, match=words):
+        Shard(path)
+    assert Shard(_valid_shard(tmp_path / "t.uds", MAX_SAMPLES)).count == MAX_SAMPLES
+
+
+def test_writer_splits_at_the_sample_limit(tmp_path):
+    n = 2 * MAX_SAMPLES + 5
+    images = (np.arange(n * 4) % 251).astype(np.uint8).reshape(n, 2, 2)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    paths = write_shards(images, labels, tmp_path, "p", 1 << 30)  # bytes allow one shard
+    parts = [read_shard(p) for p in paths]
+    assert [part[2]["count"] for part in parts] == [MAX_SAMPLES, MAX_SAMPLES, 5]
+    np.testing.assert_array_equal(np.concatenate([part[0] for part in parts]), images)

@@ -71,7 +71,11 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     name or module (default: the fastest here; a CNN trains on viper or plain, not ulab);
     ops: a CNN's conv ops (default: the kernel's, udfa.conv.default_ops; the host passes
     udfa_host.conv_numpy with its numpy kernel)."""
-    found = None if fresh else checkpoint.restore(ckpt)
+    # a damaged newest checkpoint falls back to an older one; when checkpoint files exist but
+    # none is usable, stop rather than silently start again at epoch 0
+    found = None if fresh else checkpoint.restore(
+        ckpt, todo="train with fresh=True ('udfa train --fresh') to start over",
+        required=checkpoint.STATE_FIELDS)
     net_model = found[0] if found else load(model)
     conv = _is_conv(net_model)
     settings = _settings(conv, settings, ckpt if found else model)
@@ -184,7 +188,7 @@ def save(ckpt, net, state):
 def evaluate(shards, model="ckpt.udfa", batch=None, kernel=None):
     """Accuracy and confusion matrix of a model (or checkpoint) on shards. batch: samples per
     forward pass, default 16 for an MLP and 1 for a CNN (whose buffers hold every position)."""
-    found = checkpoint.restore(model)
+    found = checkpoint.restore(model)  # None for a plain model file: load() reads it
     net_model = found[0] if found else load(model)
     conv = _is_conv(net_model)
     batch = batch or (1 if conv else 16)

@@ -16,9 +16,9 @@
 # (B*H*W) x C, which read flat are also B x (H*W*C).
 import struct
 
-from udfa import kernels, pocket
-from udfa.model import (_HEADER, _LAYER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError,
-                        _read, _write, default_shift, read_weights, write_layers)
+from udfa import kernels
+from udfa.model import (_HEADER, MAGIC, SMALL_INT_MAX, WEIGHT_BITS, Dense, ModelError, _read,
+                        _write, default_shift, fail, read_table, write_layers)
 from udfa.pocket import SLOPE_SHIFT
 from udfa.rng import XorShift32
 
@@ -27,6 +27,7 @@ _SHAPE = "<HHH"  # input height, width, channels
 _GEOM = "<BBBB"  # kind, kernel size, pool, head grid
 DENSE, CONV, HEAD, OUTPUT = 0, 1, 2, 3
 MAX_CELL = 258  # head grid cells sum at most MAX_CELL * 127 < 2^15 (int16 head inputs)
+MAX_INPUTS = 65535  # H * W * C of the input: a shard sample, and a Dense layer's n_in at most
 
 
 class Block:
@@ -35,6 +36,9 @@ class Block:
     def __init__(self, kind, H, W, C, n_out, k, pool, grid):
         self.kind, self.H, self.W, self.C = kind, H, W, C
         self.n_out, self.k, self.pool, self.grid = n_out, k, pool, grid
+        if kind == CONV and (k % 2 == 0 or not 0 < pool < 16 or H < pool or W < pool):
+            raise ValueError("conv block k%d p%d does not fit a %dx%d input (odd k, pool 1..15 "
+                             "and at most the input)" % (k, pool, H, W))
         if kind == CONV:
             self.Ho, self.Wo = H // pool, W // pool
             self.positions = H * W  # rows per sample of the conv layer
@@ -44,9 +48,6 @@ class Block:
             self.C = C = H * W * C
             self.n_in = C
         self.size = self.Ho * self.Wo * n_out  # flat output width per sample
-        if kind == CONV and (self.Ho < 1 or k % 2 == 0 or not 0 < pool < 16):
-            raise ValueError("conv block k%d p%d does not fit a %dx%d input (odd k, pool "
-                             "at most the input)" % (k, pool, H, W))
         self.layer = None  # the Dense layer
         self.head = None  # its own head (None: the output layer is its head)
 
@@ -114,6 +115,9 @@ class ConvModel:
         self.seed = seed
         parts = parse(spec)
         H, W, C = shape
+        if not (H > 0 and W > 0 and C > 0 and H * W * C <= MAX_INPUTS):
+            raise ValueError("input shape %dx%dx%d: each side 1 or more, at most %d inputs"
+                             % (H, W, C, MAX_INPUTS))
         self.blocks = []
         self.layers = []  # every Dense, in file order: block, its head, ..., output
         self.default_shifts = []  # each layer's scaling shift unless settings replace it
@@ -141,6 +145,8 @@ class ConvModel:
     def _dense(self, n_in, n_out, act, shift, in_max, stored):
         self.default_shifts.append(shift)
         if stored is not None:  # (n_in, n_out, act, shift) read from a file
+            if not stored:
+                raise ModelError("its layer table has fewer layers than its spec")
             s_in, s_out, act, shift = stored.pop(0)
             if (s_in, s_out) != (n_in, n_out):
                 raise ModelError("model file layer %dx%d does not match its spec (%dx%d)"
@@ -197,7 +203,8 @@ class ConvModel:
 
 
 def read_body(f, path, n_layers, in_max, seed, crc):
-    """The rest of a version-2 model file after its header (called by udfa.model.read)."""
+    """The ConvModel of a version-2 file after its header (called by udfa.model.read once the
+    file's CRC is checked; weights not yet read), and the CRC so far."""
     rec = bytearray(struct.calcsize(_SHAPE))
     crc = _read(f, rec, crc, path)
     shape = struct.unpack(_SHAPE, rec)
@@ -205,21 +212,14 @@ def read_body(f, path, n_layers, in_max, seed, crc):
     crc = _read(f, n, crc, path)
     spec = bytearray(n[0])
     crc = _read(f, spec, crc, path)
-    stored = []
-    rec = bytearray(struct.calcsize(_LAYER))
-    for _ in range(n_layers):
-        crc = _read(f, rec, crc, path)
-        n_in, n_out, act, shift, _r = struct.unpack(_LAYER, rec)
-        if act not in pocket.NAMES:
-            raise ModelError("model %s has an invalid layer table" % path)
-        stored.append((n_in, n_out, pocket.NAMES[act], shift))
+    stored, crc = read_table(f, n_layers, crc, path)
     try:
         model = ConvModel(spec.decode(), shape, in_max, seed, stored)
-    except ValueError as e:
-        raise ModelError("model %s: %s" % (path, e))
-    if stored:
-        raise ModelError("model %s has an invalid layer table" % path)
-    return read_weights(f, model, crc, path)
+        if stored:
+            raise ModelError("its layer table has more layers than its spec")
+    except ValueError as e:  # ModelError and UnicodeError among them
+        fail(path, "%s" % e, "write it again with udfa")
+    return model, crc
 
 
 # ---- plain-loop conv ops: the reference; host/udfa_host/conv_numpy.py matches them ---------

@@ -2,12 +2,13 @@
 # reproducible order, so a board, a resumed run and the host all see the same batches.
 #
 # Epoch order: the shards in a shuffled order, and each shard's samples shuffled, both from
-# XorShift32(seed, epoch). Only one shard's permutation (u16 per sample) is in RAM at a time.
+# XorShift32(seed, epoch). Only one shard's permutation (u16 per sample) is in RAM at a time:
+# at most 2 * shard.MAX_SAMPLES bytes, since the reader refuses a larger shard.
 import os
 from array import array
 
 from udfa.rng import XorShift32
-from udfa.shard import Shard
+from udfa.shard import Shard, ShardError
 
 
 def _exists(path):
@@ -31,14 +32,12 @@ class ShardFeed:
         else:
             n = len(shards)
         if not n:
-            raise ValueError("no shards %s to train on: push some with 'udfa push'" % shards)
+            raise ShardError("no shards %s to train on: push some with 'udfa push'" % shards)
         self.counts = array("H", bytes(2 * n))
         for i in range(n):  # verify every CRC up front; open one shard at a time later
             p = self.path(i)
             with Shard(p) as s:
                 s.expect(n_inputs, n_classes)
-                if s.count > 65535:
-                    raise ValueError("shard %s: more than 65535 samples" % p)
                 self.counts[i] = s.count
         self.batch = batch
         self.x = kernel.buffer(batch, n_inputs, "B")

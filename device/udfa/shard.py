@@ -12,6 +12,11 @@ HEADER_FMT = "<4sBBHIHHBB6x"
 HEADER_LEN = 24  # struct.calcsize(HEADER_FMT)
 CRC_LEN = 4  # trailing CRC-32, little-endian u32
 CHUNK = 256  # bytes of RAM the CRC check streams through when the caller lends no buffer
+# Hard limits of a shard. MAX_SAMPLES bounds what a board holds for a shard's sample order
+# (udfa.feed: a u16 per sample, 8 KB at most), whatever the profile; the host writer splits
+# data into shards of at most this many. MAX_INPUTS: inputs per sample (a Dense layer's n_in).
+MAX_SAMPLES = 4096
+MAX_INPUTS = 65535
 
 
 class ShardError(ValueError):
@@ -65,6 +70,13 @@ class Shard:
         if hlen < HEADER_LEN or not (h and w and c and n_classes):
             self._fail("damaged header (header_len %d, shape %dx%dx%d, %d classes)"
                        % (hlen, h, w, c, n_classes), "re-run 'udfa prepare'")
+        if not 0 < count <= MAX_SAMPLES:
+            self._fail("%d samples, not 1..%d" % (count, MAX_SAMPLES),
+                       "re-run 'udfa prepare' with this udfa (it splits data into shards of "
+                       "at most %d samples)" % MAX_SAMPLES)
+        if h * w * c > MAX_INPUTS:
+            self._fail("%dx%dx%d inputs per sample, more than %d" % (h, w, c, MAX_INPUTS),
+                       "re-run 'udfa prepare' with smaller samples")
         self.version = version
         self.sample_type = stype
         self.header_len = hlen

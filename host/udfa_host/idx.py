@@ -1,5 +1,6 @@
 # Runs on the PC: reads and writes IDX files (the MNIST / Fashion-MNIST format), plain or gzip.
 import gzip
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -14,6 +15,10 @@ SPLIT_STEMS = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FETCH_HINT = "download MNIST or Fashion-MNIST in IDX format into it, or name another folder"
+# Hard limits, checked before anything of that size is allocated: the data of one file
+# (decompressed), and its dimensions (MNIST's are 3 for images, 1 for labels).
+MAX_BYTES = 1 << 31
+MAX_NDIM = 4
 
 
 class DataError(ValueError):
@@ -21,14 +26,24 @@ class DataError(ValueError):
 
 
 def _read_bytes(path):
+    """The file's bytes, decompressed if gzip; at most MAX_BYTES of them (a gzip file that
+    would inflate beyond is refused while it is read)."""
+    if path.stat().st_size > MAX_BYTES:
+        raise DataError("%s: %d bytes, more than %d; name an MNIST-format file"
+                        % (path, path.stat().st_size, MAX_BYTES))
     with open(path, "rb") as f:
         data = f.read()
     if data[:2] != GZIP_MAGIC:
         return data
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as z:
+            data = z.read(MAX_BYTES + 1)
     except (EOFError, OSError, zlib.error) as e:
         raise DataError("%s: damaged gzip data (%s); download the file again" % (path, e))
+    if len(data) > MAX_BYTES:
+        raise DataError("%s: inflates to more than %d bytes; name an MNIST-format file"
+                        % (path, MAX_BYTES))
+    return data
 
 
 def read_idx(path):
@@ -47,11 +62,14 @@ def read_idx(path):
         raise DataError("%s: IDX type 0x%02x, udfa reads only uint8 (0x08) files; "
                         "convert the data to uint8" % (path, dtype))
     head_len = 4 + 4 * ndim
-    if ndim == 0 or len(data) < head_len:
-        raise DataError("%s: IDX header of %d dimensions, %d bytes in the file; "
-                        "download the file again" % (path, ndim, len(data)))
+    if not 0 < ndim <= MAX_NDIM or len(data) < head_len:
+        raise DataError("%s: IDX header of %d dimensions (udfa reads 1 to %d), %d bytes in the "
+                        "file; download the file again" % (path, ndim, MAX_NDIM, len(data)))
     shape = struct.unpack(">%dI" % ndim, data[4:head_len])
-    expected = head_len + int(np.prod(shape, dtype=np.int64))
+    count = 1
+    for n in shape:  # Python ints: no overflow, whatever the header says
+        count *= n
+    expected = head_len + count
     if len(data) != expected:
         raise DataError("%s: %d bytes of data, the header (shape %s) needs %d; the file is %s, "
                         "download it again" % (path, len(data), shape, expected,

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from udfa.checksum import crc32
-from udfa.shard import CRC_LEN, HEADER_FMT, HEADER_LEN, MAGIC, SAMPLE_UINT8, VERSION
+from udfa.shard import (CRC_LEN, HEADER_FMT, HEADER_LEN, MAGIC, MAX_INPUTS, MAX_SAMPLES,
+                        SAMPLE_UINT8, VERSION)
 from udfa.shard import Shard, ShardError
 
 SUFFIX = ".uds"
@@ -16,7 +17,8 @@ VERIFY_CHUNK = 1 << 16
 
 def write_shards(images, labels, out_dir, prefix, max_bytes, n_classes=10):
     """Write uint8 images (N, H, W) or (N, H, W, C) and labels (N,) in order into shards
-    out_dir/<prefix>-000.uds, -001, ... each at most max_bytes long. Returns their paths.
+    out_dir/<prefix>-000.uds, -001, ... each at most max_bytes long and of at most
+    MAX_SAMPLES samples (what a board can order in RAM). Returns their paths.
     Existing files of those names are overwritten; other files are left alone."""
     images = np.asarray(images)
     labels = np.asarray(labels)
@@ -29,15 +31,16 @@ def write_shards(images, labels, out_dir, prefix, max_bytes, n_classes=10):
         raise ValueError("need images (N, H, W[, C]) and labels (N,) with N > 0, got %s and %s"
                          % (images.shape, labels.shape))
     n, h, w, c = images.shape
-    if h > 0xFFFF or w > 0xFFFF or c > 0xFF:
-        raise ValueError("shape %dx%dx%d does not fit the header (u16, u16, u8)" % (h, w, c))
+    if not (h and w and c) or h * w * c > MAX_INPUTS or c > 0xFF:
+        raise ValueError("shape %dx%dx%d: a shard sample holds 1 to %d inputs and at "
+                         "most 255 channels" % (h, w, c, MAX_INPUTS))
     if not 1 <= n_classes <= 0xFF:
         raise ValueError("n_classes must be 1..255, got %d" % n_classes)
     if labels.min() < 0 or labels.max() >= n_classes:
         raise ValueError("labels must be 0..%d, got %d..%d"
                          % (n_classes - 1, labels.min(), labels.max()))
     rec = 1 + h * w * c
-    per_shard = (min(max_bytes, MAX_SHARD_BYTES) - HEADER_LEN - CRC_LEN) // rec
+    per_shard = min(MAX_SAMPLES, (min(max_bytes, MAX_SHARD_BYTES) - HEADER_LEN - CRC_LEN) // rec)
     if per_shard < 1:
         raise ValueError("max_bytes %d is too small: a shard of one %dx%dx%d sample takes %d "
                          "bytes" % (max_bytes, h, w, c, HEADER_LEN + rec + CRC_LEN))
