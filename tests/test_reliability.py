@@ -288,5 +288,5 @@ def test_a_job_that_fails_at_boot_is_retired_and_reported(tiny, capsys):
     assert board_file(tiny, "train.failed").exists()
     assert udfa("train", "--epochs", "1") == 0
     err = capsys.readouterr().err
-    assert "previous training job failed with ValueError: no shards data/gone" in err
+    assert "previous training job failed with ShardError: no shards data/gone" in err
     assert not board_file(tiny, "train.err").exists()

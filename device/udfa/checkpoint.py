@@ -43,15 +43,20 @@ def save(path, model, state):
     os.rename(new, path)
 
 
-def load(path, required=()):
+def load(path, required=(), with_model=True):
     """(model, state) from one checkpoint file; ModelError if it is missing or damaged (before
-    anything is allocated for a damaged part) or its state lacks a `required` field."""
+    anything is allocated for a damaged part) or its state lacks a `required` field.
+    with_model False: (None, state), every CRC checked but no layer allocated."""
     try:
         f = open(path, "rb")
     except OSError:
         raise ModelError("checkpoint %s not found" % path, "not found")
     with f:
-        model = model_file.read(f, path)
+        if with_model:
+            model = model_file.read(f, path)
+        else:
+            model = None
+            f.seek(model_file.check(f, path)[1])
         head = f.read(6)
         if len(head) != 6:
             _fail(path, "no training state: a model file, not a checkpoint")
@@ -112,26 +117,26 @@ def restore(path, progress_key="seen", todo=None, required=()):
     .old (state fields: `required` and progress_key); prints one line naming the files it
     passed over as damaged. None when no valid one is found, or, given `todo` (what the user
     should do), ModelError when some exist but none is valid."""
-    best = None
+    best = None  # the state with the most progress, and its file
     damaged = []
     for candidate in (path, path + ".new", path + ".old"):
         if not _exists(candidate):
             continue
-        try:
-            found = load(candidate, tuple(required) + (progress_key,))
+        try:  # states only: one model at a time in RAM, not three
+            state = load(candidate, tuple(required) + (progress_key,), False)[1]
         except ModelError as e:
             damaged.append("%s is damaged (%s)" % (candidate, e.reason))
             continue
-        if best is None or found[1][progress_key] > best[1][progress_key]:
-            best = found
-            used = candidate
-    if best is not None and damaged:
-        print("udfa: %s: resuming from %s" % (", ".join(damaged), used))
-    if best is None and damaged and todo:
-        raise ModelError("no usable checkpoint: %s; %s" % (", ".join(damaged), todo),
-                         "no usable checkpoint")
-    return best
-
+        if best is None or state[progress_key] > best[0][progress_key]:
+            best = state, candidate
+    if best is None:
+        if damaged and todo:
+            raise ModelError("no usable checkpoint: %s; %s" % (", ".join(damaged), todo),
+                             "no usable checkpoint")
+        return None
+    if damaged:
+        print("udfa: %s: resuming from %s" % (", ".join(damaged), best[1]))
+    return load(best[1], tuple(required) + (progress_key,))
 
 def _exists(path):
     try:
