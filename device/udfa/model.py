@@ -16,9 +16,9 @@
 # streams the whole model through the CRC-32; only then are the fields checked and the
 # layers allocated. Anything wrong raises ModelError naming the file and what to do.
 import struct
-from array import array
 
 from udfa import pocket
+from udfa.alloc import zeros
 from udfa.checksum import crc32
 from udfa.rng import XorShift32
 
@@ -59,8 +59,8 @@ class Dense:
         self.shift = shift
         self.in_max = in_max
         self.wmax = min(32767, SMALL_INT_MAX // (n_in * in_max + pocket.BIAS_INPUT))
-        self.W = array("h", bytes(2 * n_in * n_out))
-        self.b = array("h", bytes(2 * n_out))
+        self.W = zeros("h", n_in * n_out)
+        self.b = zeros("h", n_out)
         self.values, self.slopes = pocket.tables(act)
 
 
