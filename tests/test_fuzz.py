@@ -247,3 +247,13 @@ def test_when_every_checkpoint_is_damaged_training_stops(shard_files, capsys):
         os.remove(p)
     agent.train(**dict(shard_files, epochs=1))  # no checkpoint at all: a fresh start
     assert checkpoint.load("ckpt.udfa")[1]["epoch"] == 1
+
+
+def test_a_fresh_run_is_not_shadowed_by_an_older_run_with_more_progress(shard_files):
+    """restore() takes the checkpoint with the most progress among PATH, .new and .old: a run
+    started over must not leave the last run's files there to win (evaluate and resume read
+    restore())."""
+    agent.train(fresh=True, **shard_files)
+    agent.train(fresh=True, **dict(shard_files, epochs=1, every=10 ** 6))
+    assert checkpoint.restore("ckpt.udfa")[1]["epoch"] == 1
+    assert sorted(n for n in os.listdir(".") if n.startswith("ckpt")) == ["ckpt.udfa"]

@@ -73,6 +73,8 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     udfa_host.conv_numpy with its numpy kernel)."""
     # a damaged newest checkpoint falls back to an older one; when checkpoint files exist but
     # none is usable, stop rather than silently start again at epoch 0
+    if fresh:
+        checkpoint.discard(ckpt)
     found = None if fresh else checkpoint.restore(
         ckpt, todo="train with fresh=True ('udfa train --fresh') to start over",
         required=checkpoint.STATE_FIELDS)

@@ -146,6 +146,13 @@ def _exists(path):
     return True
 
 
+def discard(path):
+    """Remove PATH, .new and .old: a run that starts over must not resume, nor be evaluated,
+    from an earlier run's checkpoint that had made more progress."""
+    for suffix in ("", ".new", ".old"):
+        _remove(path + suffix)
+
+
 def _remove(path):
     try:
         os.remove(path)
