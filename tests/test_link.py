@@ -187,3 +187,31 @@ def test_an_interpreter_that_exits_at_once(tmp_path, interpreter):
     with pytest.raises(BoardNotFound, match=r"exited on start \(exit code \d\): it must be a "
                        "MicroPython or CircuitPython unix port"):
         Board.open("virtual:rp2040", tmp_path, interpreter)
+
+
+def test_a_lasting_board_survives_mpremotes_soft_resets(tmp_path, capsys):
+    """`udfa board start` serves a unix-port board until `udfa board stop`: plain mpremote,
+    which soft-resets the board before each command, reaches it again and again, and its
+    files stay."""
+    import subprocess
+    import sys
+
+    from udfa_host import cli
+
+    port = str(tmp_path / "port")
+    assert cli.main(["board", "start", "--port", port, "--virtual-dir",
+                     str(tmp_path / "flash")]) == 0
+    try:
+        assert "mpremote connect %s" % port in capsys.readouterr().out
+
+        def mpremote(*args):
+            return subprocess.run([sys.executable, "-m", "mpremote", "connect", port] +
+                                  list(args), capture_output=True, text=True, timeout=60)
+        first = mpremote("exec", "open('kept.txt', 'w').write('on flash')")
+        assert first.returncode == 0, first.stderr
+        again = mpremote("exec", "print(open('kept.txt').read())")
+        assert again.stdout.strip() == "on flash", again.stdout + again.stderr
+        assert (tmp_path / "flash" / "rp2040" / "kept.txt").is_file()
+    finally:
+        assert cli.main(["board", "stop", "--port", port]) == 0
+    assert not os.path.exists(port)

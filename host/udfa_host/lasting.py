@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .vboard import VirtualBoardError, _die_with_host, command
+from .vboard import VirtualBoardError, die_with_host, command
 
 _SOFT_REBOOT = b"soft reboot\r\n"
 _RAW_REPL = b"\x01"  # Ctrl-A, as the host had sent before its soft reset
@@ -46,7 +46,7 @@ def serve(port, interpreter, heap, root_dir):
     try:
         while True:
             proc = subprocess.Popen(argv, stdin=master, stdout=master, stderr=master,
-                                    cwd=root, env=env, preexec_fn=_die_with_host())
+                                    cwd=root, env=env, preexec_fn=die_with_host())
             if restarted:
                 os.write(slave, _RAW_REPL)  # read by the new interpreter
             proc.wait()  # a soft reset (or a crash): power on again

@@ -70,7 +70,7 @@ class VirtualBoard:
             # A session of its own, so kill() takes any wrapper process (pyenv shim) with it.
             self._proc = subprocess.Popen(
                 argv, stdin=master, stdout=master, stderr=master, cwd=root, env=env,
-                start_new_session=True, preexec_fn=_die_with_host(),
+                start_new_session=True, preexec_fn=die_with_host(),
             )
         except OSError:
             os.close(slave)
@@ -178,7 +178,7 @@ def _catches_sigint(pid):
     return bool(int(caught, 16) >> (signal.SIGINT - 1) & 1)
 
 
-def _die_with_host():
+def die_with_host():
     """A hook for the child, between fork and exec, that makes it die with this process
     (Linux only). A host killed outright runs no finalizer, and the orphaned unix port would
     spin on its closed pty for seconds. The signal follows the forking thread, so a board
