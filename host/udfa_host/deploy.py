@@ -16,7 +16,7 @@ from pathlib import Path
 
 import udfa
 
-from . import sync
+from . import natives, sync
 
 PACKAGE_DIR = Path(udfa.__file__).resolve().parent  # device/udfa (or the installed package)
 DEVICE_DIR = PACKAGE_DIR.parent
@@ -105,6 +105,7 @@ def deploy(board, source=False, entry=True, quiet=False):
                     % (made, board.port, mpy))
             built = [(Path(tmp) / (m[:-3] + ".mpy"), m[:-3] + ".mpy") for m in modules]
         files = [(local, "lib/" + remote, sync.local_crc(local)) for local, remote in built]
+        files += natives.files(board)  # the C kernel's .mpy, where one fits the board
         if entry:
             files += _entry_files(board, name)
         sent, skipped = sync.send(board, files, "module", quiet=quiet)

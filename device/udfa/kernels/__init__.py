@@ -14,7 +14,9 @@
 
 # fastest first, measured on the unix ports (docs/RESULTS.md, Kernels): viper is exact,
 # allocates nothing and beats ulab's exact float32 path; ulab still beats plain loops
-PREFERENCE = ("viper", "ulab", "plain")
+# native (C, from udfa_native.mpy) is the plain loops compiled: on the emulated Pico it beats
+# viper several times over (docs/RESULTS.md, On the emulated Pico)
+PREFERENCE = ("native", "viper", "ulab", "plain")
 
 
 def load(name=None, preference=PREFERENCE):
@@ -38,6 +40,8 @@ def _import(name):
             from udfa.kernels import viper as k
         except SyntaxError:  # a port without the viper emitter (CircuitPython) rejects it
             raise ImportError("this port has no viper code emitter")
+    elif name == "native":
+        from udfa.kernels import native as k
     elif name == "ulab":
         from udfa.kernels import ulab as k
     else:

@@ -29,6 +29,18 @@ def matrix(data, rows, cols):
     return data
 
 
+def check_weights(layer, kernel):
+    """Refuse a layer with |W| or |b| above its bound: the machine-word kernels (viper,
+    native) would wrap past 2^31 where plain's Python ints would not."""
+    w = layer.wmax
+    for arr in (layer.W, layer.b):
+        for v in arr:
+            if v > w or v < -w:
+                raise ValueError("a weight of %d exceeds the layer bound %d: the %s kernel "
+                                 "would wrap (re-initialise or re-train the model)"
+                                 % (v, w, kernel))
+
+
 def bind(layer):
     """Prepare a layer for this kernel; returns the handle the other functions take."""
     global _acc

@@ -1,0 +1,345 @@
+// udfa_native: the plain kernel's hot loops (device/udfa/kernels/plain.py) in C, as a
+// MicroPython dynamic native module (one .mpy per architecture, tools/build_native.sh).
+// Bit-identical to plain.py: the same rounding rules on the same array buffers.
+//
+// Every intermediate fits an int32 under the model and trainer bounds (dfa.check_bounds,
+// model.Dense.wmax, udfa.les.check_bounds; see kernels/viper.py for the list):
+//   forward |h| < 2^30, deltas |(e R) * slope| < 2^30, updates |acc| + offset < 2^30,
+// so int32 sums are Python's exact ints. Shifts above 31 give the same floor as 31 for
+// |v| < 2^30 and are clamped to 31 by the callers (a C shift by 32 or more is undefined).
+// Signed right shifts are arithmetic (floor) with the GCC toolchains used to build this.
+//
+// Cortex-M0+ notes: outputs are computed four at a time with their sums in registers, so
+// a multiply-accumulate is one load, one multiply and one add; inputs that are zero are
+// skipped (as plain.py skips them), whole all-zero input columns in updates too.
+// Nothing here allocates: every buffer comes from the caller.
+#include "py/dynruntime.h"
+
+// ---- buffers ---------------------------------------------------------------------------
+
+enum { T_U8, T_I8, T_I16, T_I32 };
+
+// The typecode of an array, bytearray or memoryview, as one of T_*; any other is refused.
+static int elem_type(const mp_buffer_info_t *bi) {
+    switch (bi->typecode) {
+        case 'B':
+        case BYTEARRAY_TYPECODE:
+            return T_U8;
+        case 'b':
+            return T_I8;
+        case 'h':
+            return T_I16;
+        case 'i':
+            return T_I32;
+    }
+    mp_raise_TypeError(MP_ERROR_TEXT("udfa_native: buffers are arrays of B, b, h or i"));
+}
+
+static const int ITEM_SIZE[] = {1, 1, 2, 4};
+
+// The data of buffer o, which must hold n elements of a type in `types` (a bit mask of
+// 1 << T_*); its type goes to *type when type is not NULL.
+static void *get(mp_obj_t o, mp_int_t n, int types, int *type) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, MP_BUFFER_RW);
+    int t = elem_type(&bi);
+    if (!(types & (1 << t))) {
+        mp_raise_TypeError(MP_ERROR_TEXT("udfa_native: a buffer of the wrong type"));
+    }
+    if (n < 0 || bi.len < (size_t)n * ITEM_SIZE[t]) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: a buffer too short for its sizes"));
+    }
+    if (type) {
+        *type = t;
+    }
+    return bi.buf;
+}
+
+#define U8 (1 << T_U8)
+#define I8 (1 << T_I8)
+#define I16 (1 << T_I16)
+#define I32 (1 << T_I32)
+#define INPUTS (U8 | I8 | I16)  // what a layer's input buffer may be
+
+static inline int clamp8(int32_t z) {
+    return z < -128 ? -128 : z > 127 ? 127 : z;
+}
+
+// ---- forward -------------------------------------------------------------------------
+// a = act(clamp((x W + bias_in * b) >> shift)); s = slope (when s is not NULL)
+
+typedef struct {
+    const int16_t *W, *b;
+    const uint8_t *values, *slopes;
+    int8_t *a;
+    uint8_t *s;
+    int n_in, n_out, shift, bias_in;
+} fwd_t;
+
+static inline void activate(const fwd_t *f, int o, int32_t h) {
+    int z = clamp8(h >> f->shift) + 128;
+    f->a[o] = (int8_t)f->values[z];
+    if (f->s) {
+        f->s[o] = f->slopes[z];
+    }
+}
+
+// One sample's outputs from its n_in inputs xr[0..n_in-1] of element type T.
+#define FORWARD_ROW(NAME, T) \
+    static void NAME(const fwd_t *f, const T *xr, int ao) { \
+        const int n_in = f->n_in, n_out = f->n_out; \
+        const int16_t *W = f->W; \
+        int j = 0; \
+        for (; j + 4 <= n_out; j += 4) { \
+            int32_t h0 = f->bias_in * f->b[j], h1 = f->bias_in * f->b[j + 1]; \
+            int32_t h2 = f->bias_in * f->b[j + 2], h3 = f->bias_in * f->b[j + 3]; \
+            const int16_t *w = W + j; \
+            for (int i = 0; i < n_in; i++, w += n_out) { \
+                int32_t v = xr[i]; \
+                if (v) { \
+                    h0 += v * w[0]; \
+                    h1 += v * w[1]; \
+                    h2 += v * w[2]; \
+                    h3 += v * w[3]; \
+                } \
+            } \
+            activate(f, ao + j, h0); \
+            activate(f, ao + j + 1, h1); \
+            activate(f, ao + j + 2, h2); \
+            activate(f, ao + j + 3, h3); \
+        } \
+        for (; j < n_out; j++) { \
+            int32_t h = f->bias_in * f->b[j]; \
+            const int16_t *w = W + j; \
+            for (int i = 0; i < n_in; i++, w += n_out) { \
+                int32_t v = xr[i]; \
+                if (v) { \
+                    h += v * w[0]; \
+                } \
+            } \
+            activate(f, ao + j, h); \
+        } \
+    }
+
+FORWARD_ROW(forward_u8, uint8_t)
+FORWARD_ROW(forward_i8, int8_t)
+FORWARD_ROW(forward_i16, int16_t)
+
+// forward(x, W, b, values, slopes, a, s or None, n_in, n_out, rows, shift, bias_in)
+static mp_obj_t forward(size_t n_args, const mp_obj_t *args) {
+    fwd_t f;
+    f.n_in = mp_obj_get_int(args[7]);
+    f.n_out = mp_obj_get_int(args[8]);
+    int rows = mp_obj_get_int(args[9]);
+    f.shift = mp_obj_get_int(args[10]);
+    f.bias_in = mp_obj_get_int(args[11]);
+    if (f.shift < 0 || f.shift > 31) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: shift must be 0..31"));
+    }
+    int xt;
+    const void *x = get(args[0], rows * f.n_in, INPUTS, &xt);
+    f.W = get(args[1], f.n_in * f.n_out, I16, NULL);
+    f.b = get(args[2], f.n_out, I16, NULL);
+    f.values = get(args[3], 256, U8 | I8, NULL);
+    f.slopes = get(args[4], 256, U8 | I8, NULL);
+    f.a = get(args[5], rows * f.n_out, U8 | I8, NULL);
+    f.s = args[6] == mp_const_none ? NULL : get(args[6], rows * f.n_out, U8 | I8, NULL);
+    for (int r = 0; r < rows; r++) {
+        int xo = r * f.n_in, ao = r * f.n_out;
+        if (xt == T_U8) {
+            forward_u8(&f, (const uint8_t *)x + xo, ao);
+        } else if (xt == T_I8) {
+            forward_i8(&f, (const int8_t *)x + xo, ao);
+        } else {
+            forward_i16(&f, (const int16_t *)x + xo, ao);
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(forward_obj, 12, 12, forward);
+
+// ---- deltas --------------------------------------------------------------------------
+
+// output_delta(y, s, labels, e, d, n, rows, hi, lo): e = y - target, d = e * slope
+static mp_obj_t output_delta(size_t n_args, const mp_obj_t *args) {
+    int n = mp_obj_get_int(args[5]);
+    int rows = mp_obj_get_int(args[6]);
+    int32_t hi = mp_obj_get_int(args[7]);
+    int32_t lo = mp_obj_get_int(args[8]);
+    const int8_t *y = get(args[0], rows * n, I8, NULL);
+    const uint8_t *s = get(args[1], rows * n, U8, NULL);
+    const uint8_t *labels = get(args[2], rows, U8, NULL);
+    int32_t *e = get(args[3], rows * n, I32, NULL);
+    int32_t *d = get(args[4], rows * n, I32, NULL);
+    for (int r = 0; r < rows; r++) {
+        int t = labels[r], o = r * n;
+        for (int j = 0; j < n; j++) {
+            int32_t ev = y[o + j] - (j == t ? hi : lo);
+            e[o + j] = ev;
+            d[o + j] = ev * s[o + j];
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(output_delta_obj, 9, 9, output_delta);
+
+// hidden_delta(e, R, s, d, n_cls, n, rows, shift): d = ((e R) * slope) >> shift
+static mp_obj_t hidden_delta(size_t n_args, const mp_obj_t *args) {
+    int n_cls = mp_obj_get_int(args[4]);
+    int n = mp_obj_get_int(args[5]);
+    int rows = mp_obj_get_int(args[6]);
+    int shift = mp_obj_get_int(args[7]);
+    if (shift < 0 || shift > 31) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: shift must be 0..31"));
+    }
+    const int32_t *e = get(args[0], rows * n_cls, I32, NULL);
+    const int8_t *R = get(args[1], n_cls * n, I8, NULL);
+    const uint8_t *s = get(args[2], rows * n, U8, NULL);
+    int32_t *d = get(args[3], rows * n, I32, NULL);
+    for (int r = 0; r < rows; r++) {
+        const int32_t *er = e + r * n_cls;
+        int32_t *dr = d + r * n;
+        const uint8_t *sr = s + r * n;
+        for (int j = 0; j < n; j++) {
+            int32_t g = 0;
+            const int8_t *Rc = R + j;
+            for (int c = 0; c < n_cls; c++, Rc += n) {
+                g += er[c] * *Rc;
+            }
+            dr[j] = (g * sr[j]) >> shift;
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(hidden_delta_obj, 8, 8, hidden_delta);
+
+// ---- update --------------------------------------------------------------------------
+// W -= (x^T d + offset) >> lr_shift, b likewise with the constant input bias_in; clamped
+
+typedef struct {
+    const int32_t *d;
+    int16_t *W;
+    int n_in, n_out, rows, lr_shift, offset, wmax;
+} upd_t;
+
+static inline void apply(const upd_t *u, int16_t *w, int32_t acc) {
+    int32_t v = *w - ((acc + u->offset) >> u->lr_shift);
+    *w = v > u->wmax ? u->wmax : v < -u->wmax ? -u->wmax : v;
+}
+
+// The weights of input column i from the inputs x[r * n_in + i] of element type T.
+#define UPDATE_COLUMN(NAME, T) \
+    static void NAME(const upd_t *u, const T *x, int i) { \
+        const int n_in = u->n_in, n_out = u->n_out, rows = u->rows; \
+        const T *xc = x + i; \
+        int r = 0; \
+        while (r < rows && !xc[r * n_in]) { \
+            r++; \
+        } \
+        if (r == rows) { \
+            return; /* acc = 0 everywhere: offset < 2^lr_shift, no change (as plain.py) */ \
+        } \
+        int16_t *Wr = u->W + i * n_out; \
+        int j = 0; \
+        for (; j + 4 <= n_out; j += 4) { \
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0; \
+            const int32_t *dr = u->d + j; \
+            const T *xp = xc; \
+            for (int k = 0; k < rows; k++, xp += n_in, dr += n_out) { \
+                int32_t v = *xp; \
+                if (v) { \
+                    a0 += v * dr[0]; \
+                    a1 += v * dr[1]; \
+                    a2 += v * dr[2]; \
+                    a3 += v * dr[3]; \
+                } \
+            } \
+            apply(u, Wr + j, a0); \
+            apply(u, Wr + j + 1, a1); \
+            apply(u, Wr + j + 2, a2); \
+            apply(u, Wr + j + 3, a3); \
+        } \
+        for (; j < n_out; j++) { \
+            int32_t a = 0; \
+            const int32_t *dr = u->d + j; \
+            const T *xp = xc; \
+            for (int k = 0; k < rows; k++, xp += n_in, dr += n_out) { \
+                a += *xp * *dr; \
+            } \
+            apply(u, Wr + j, a); \
+        } \
+    }
+
+UPDATE_COLUMN(update_u8, uint8_t)
+UPDATE_COLUMN(update_i8, int8_t)
+UPDATE_COLUMN(update_i16, int16_t)
+
+// update(x, d, W, b, n_in, n_out, rows, lr_shift, offset, wmax, bias_in)
+static mp_obj_t update(size_t n_args, const mp_obj_t *args) {
+    upd_t u;
+    u.n_in = mp_obj_get_int(args[4]);
+    u.n_out = mp_obj_get_int(args[5]);
+    u.rows = mp_obj_get_int(args[6]);
+    u.lr_shift = mp_obj_get_int(args[7]);
+    u.offset = mp_obj_get_int(args[8]);
+    u.wmax = mp_obj_get_int(args[9]);
+    int32_t bias_in = mp_obj_get_int(args[10]);
+    if (u.lr_shift < 0 || u.lr_shift > 31) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: lr_shift must be 0..31"));
+    }
+    int xt;
+    const void *x = get(args[0], u.rows * u.n_in, INPUTS, &xt);
+    u.d = get(args[1], u.rows * u.n_out, I32, NULL);
+    u.W = get(args[2], u.n_in * u.n_out, I16, NULL);
+    int16_t *b = get(args[3], u.n_out, I16, NULL);
+    for (int i = 0; i < u.n_in; i++) {
+        if (xt == T_U8) {
+            update_u8(&u, x, i);
+        } else if (xt == T_I8) {
+            update_i8(&u, x, i);
+        } else {
+            update_i16(&u, x, i);
+        }
+    }
+    for (int j = 0; j < u.n_out; j++) {
+        int32_t a = 0;
+        for (int r = 0; r < u.rows; r++) {
+            a += u.d[r * u.n_out + j];
+        }
+        apply(&u, b + j, a * bias_in);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(update_obj, 11, 11, update);
+
+// ---- argmax --------------------------------------------------------------------------
+
+// argmax(y, rows, n, out): out[r] = index of the largest y in row r (the first on ties)
+static mp_obj_t argmax(size_t n_args, const mp_obj_t *args) {
+    int rows = mp_obj_get_int(args[1]);
+    int n = mp_obj_get_int(args[2]);
+    const int8_t *y = get(args[0], rows * n, I8, NULL);
+    uint8_t *out = get(args[3], rows, U8, NULL);
+    for (int r = 0; r < rows; r++) {
+        const int8_t *yr = y + r * n;
+        int best = 0;
+        for (int j = 1; j < n; j++) {
+            if (yr[j] > yr[best]) {
+                best = j;
+            }
+        }
+        out[r] = best;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(argmax_obj, 4, 4, argmax);
+
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    MP_DYNRUNTIME_INIT_ENTRY
+    mp_store_global(MP_QSTR_forward, MP_OBJ_FROM_PTR(&forward_obj));
+    mp_store_global(MP_QSTR_output_delta, MP_OBJ_FROM_PTR(&output_delta_obj));
+    mp_store_global(MP_QSTR_hidden_delta, MP_OBJ_FROM_PTR(&hidden_delta_obj));
+    mp_store_global(MP_QSTR_update, MP_OBJ_FROM_PTR(&update_obj));
+    mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&argmax_obj));
+    MP_DYNRUNTIME_INIT_EXIT
+}
