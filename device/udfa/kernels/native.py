@@ -8,7 +8,7 @@
 # Where the .mpy is missing or made for another architecture or port (CircuitPython loads no
 # native code), importing this module raises ImportError and kernels.load() moves on.
 try:
-    import udfa_native as _c
+    import udfa_native as _c  # type: ignore[import-not-found]  # C: no Python source
 except (ImportError, ValueError, OSError) as e:  # ValueError: an .mpy of another arch
     raise ImportError("the native kernel needs udfa_native.mpy built for this port (%s)" % e)
 
