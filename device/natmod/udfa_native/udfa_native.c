@@ -334,6 +334,224 @@ static mp_obj_t argmax(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(argmax_obj, 4, 4, argmax);
 
+
+// ---- conv ops (udfa.conv's plain loops; viper_conv.py has the same in viper) -------------
+// Sizes: rows samples of H x W positions and C channels, flat (b, y, x, c) order.
+
+// a / b for a >= 0, b > 0 by subtraction: the Cortex-M0+ has no divide instruction and a
+// native module links no libgcc; the quotients here are small (sizes over pool or grid)
+static int udiv(int a, int b) {
+    int q = 0;
+    while (a >= b) {
+        a -= b;
+        q++;
+    }
+    return q;
+}
+
+// im2col(x, P, rows, H, W, C, k): the k x k x C patch around each position, zero padded
+static mp_obj_t im2col(size_t n_args, const mp_obj_t *args) {
+    int rows = mp_obj_get_int(args[2]), H = mp_obj_get_int(args[3]);
+    int W = mp_obj_get_int(args[4]), C = mp_obj_get_int(args[5]), k = mp_obj_get_int(args[6]);
+    int pad = k >> 1, n_in = k * k * C;
+    const uint8_t *x = get(args[0], rows * H * W * C, U8 | I8, NULL);  // bytes, copied as such
+    uint8_t *P = get(args[1], rows * H * W * n_in, U8 | I8, NULL);
+    for (int b = 0; b < rows; b++) {
+        const uint8_t *xb = x + b * H * W * C;
+        for (int y = 0; y < H; y++) {
+            for (int x0 = 0; x0 < W; x0++) {
+                for (int dy = 0; dy < k; dy++) {
+                    int yy = y + dy - pad;
+                    for (int dx = 0; dx < k; dx++) {
+                        int xx = x0 + dx - pad;
+                        if (yy >= 0 && yy < H && xx >= 0 && xx < W) {
+                            const uint8_t *src = xb + (yy * W + xx) * C;
+                            for (int c = 0; c < C; c++) {
+                                *P++ = src[c];
+                            }
+                        } else {
+                            for (int c = 0; c < C; c++) {
+                                *P++ = 0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(im2col_obj, 7, 7, im2col);
+
+// maxpool(a, out, idx, rows, H, W, C, p): the max of each p x p window and the offset
+// dy * p + dx of its first maximum in scan order
+static mp_obj_t maxpool(size_t n_args, const mp_obj_t *args) {
+    int rows = mp_obj_get_int(args[3]), H = mp_obj_get_int(args[4]);
+    int W = mp_obj_get_int(args[5]), C = mp_obj_get_int(args[6]), p = mp_obj_get_int(args[7]);
+    if (p < 1) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: pool must be >= 1"));
+    }
+    int Ho = udiv(H, p), Wo = udiv(W, p);
+    const int8_t *a = get(args[0], rows * H * W * C, I8, NULL);
+    int8_t *out = get(args[1], rows * Ho * Wo * C, I8, NULL);
+    uint8_t *idx = get(args[2], rows * Ho * Wo * C, U8, NULL);
+    for (int b = 0; b < rows; b++) {
+        for (int oy = 0; oy < Ho; oy++) {
+            for (int ox = 0; ox < Wo; ox++) {
+                int o = ((b * Ho + oy) * Wo + ox) * C;
+                int base = (b * H + oy * p) * W + ox * p;
+                for (int c = 0; c < C; c++) {
+                    int best = a[base * C + c], where = 0;
+                    for (int dy = 0; dy < p; dy++) {
+                        for (int dx = 0; dx < p; dx++) {
+                            int v = a[(base + dy * W + dx) * C + c];
+                            if (v > best) {
+                                best = v;
+                                where = dy * p + dx;
+                            }
+                        }
+                    }
+                    out[o + c] = best;
+                    idx[o + c] = where;
+                }
+            }
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(maxpool_obj, 8, 8, maxpool);
+
+// gridsum(a, out, rows, H, W, C, g): each channel's sum over each cell of a g x g grid
+// (|sum| <= cell * 127 < 2^15); gridspread(gg, out, ...) is its backward: every position
+// of a cell gets the cell's gradient
+static mp_obj_t grid(size_t n_args, const mp_obj_t *args, int spread) {
+    int rows = mp_obj_get_int(args[2]), H = mp_obj_get_int(args[3]);
+    int W = mp_obj_get_int(args[4]), C = mp_obj_get_int(args[5]), g = mp_obj_get_int(args[6]);
+    if (g < 1) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: grid must be >= 1"));
+    }
+    const int8_t *a = NULL;
+    int16_t *sums = NULL;
+    const int32_t *gg = NULL;
+    int32_t *out = NULL;
+    if (spread) {
+        gg = get(args[0], rows * g * g * C, I32, NULL);
+        out = get(args[1], rows * H * W * C, I32, NULL);
+    } else {
+        a = get(args[0], rows * H * W * C, I8, NULL);
+        sums = get(args[1], rows * g * g * C, I16, NULL);
+    }
+    for (int b = 0; b < rows; b++) {
+        for (int gy = 0; gy < g; gy++) {
+            int y0 = udiv(gy * H, g), y1 = udiv((gy + 1) * H, g);  // floors, as Python's //
+            for (int gx = 0; gx < g; gx++) {
+                int x0 = udiv(gx * W, g), x1 = udiv((gx + 1) * W, g);
+                int o = (b * g * g + gy * g + gx) * C;
+                for (int c = 0; c < C; c++) {
+                    int32_t sum = 0;
+                    for (int y = y0; y < y1; y++) {
+                        for (int x = x0; x < x1; x++) {
+                            int q = ((b * H + y) * W + x) * C + c;
+                            if (spread) {
+                                out[q] = gg[o + c];
+                            } else {
+                                sum += a[q];
+                            }
+                        }
+                    }
+                    if (!spread) {
+                        sums[o + c] = sum;
+                    }
+                }
+            }
+        }
+    }
+    return mp_const_none;
+}
+
+static mp_obj_t gridsum(size_t n_args, const mp_obj_t *args) {
+    return grid(n_args, args, 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(gridsum_obj, 7, 7, gridsum);
+
+static mp_obj_t gridspread(size_t n_args, const mp_obj_t *args) {
+    return grid(n_args, args, 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(gridspread_obj, 7, 7, gridspread);
+
+// back(d, W, g, rows, n_in, n_cls, shift): g = (d W^T) >> shift, W: n_in x n_cls
+// (|d W^T| < 2^30: udfa.les.check_bounds)
+static mp_obj_t back(size_t n_args, const mp_obj_t *args) {
+    int rows = mp_obj_get_int(args[3]), n_in = mp_obj_get_int(args[4]);
+    int n_cls = mp_obj_get_int(args[5]), shift = mp_obj_get_int(args[6]);
+    if (shift < 0 || shift > 31) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: shift must be 0..31"));
+    }
+    const int32_t *d = get(args[0], rows * n_cls, I32, NULL);
+    const int16_t *W = get(args[1], n_in * n_cls, I16, NULL);
+    int32_t *g = get(args[2], rows * n_in, I32, NULL);
+    for (int r = 0; r < rows; r++) {
+        const int32_t *dr = d + r * n_cls;
+        for (int i = 0; i < n_in; i++) {
+            const int16_t *w = W + i * n_cls;
+            int32_t sum = 0;
+            for (int j = 0; j < n_cls; j++) {
+                sum += dr[j] * w[j];
+            }
+            g[r * n_in + i] = sum >> shift;
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(back_obj, 7, 7, back);
+
+static inline int32_t clamp_d(int32_t v, int32_t dmax) {
+    return v > dmax ? dmax : v < -dmax ? -dmax : v;
+}
+
+// unpool_delta(g, idx or None, s, d, rows, H, W, C, p, dmax, slope_shift): d at each conv
+// output = (g * slope) >> slope_shift at the max of its pooling window (everywhere when
+// p = 1), 0 elsewhere; clamped to +-dmax
+static mp_obj_t unpool_delta(size_t n_args, const mp_obj_t *args) {
+    int rows = mp_obj_get_int(args[4]), H = mp_obj_get_int(args[5]);
+    int W = mp_obj_get_int(args[6]), C = mp_obj_get_int(args[7]), p = mp_obj_get_int(args[8]);
+    int32_t dmax = mp_obj_get_int(args[9]);
+    int sh = mp_obj_get_int(args[10]);
+    if (p < 1) {
+        mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: pool must be >= 1"));
+    }
+    int n = rows * H * W * C, Ho = udiv(H, p), Wo = udiv(W, p);
+    const uint8_t *s = get(args[2], n, U8, NULL);
+    int32_t *d = get(args[3], n, I32, NULL);
+    if (p == 1) {
+        const int32_t *g = get(args[0], n, I32, NULL);
+        for (int i = 0; i < n; i++) {
+            d[i] = clamp_d((g[i] * s[i]) >> sh, dmax);
+        }
+        return mp_const_none;
+    }
+    const int32_t *g = get(args[0], rows * Ho * Wo * C, I32, NULL);
+    const uint8_t *idx = get(args[1], rows * Ho * Wo * C, U8, NULL);
+    for (int i = 0; i < n; i++) {
+        d[i] = 0;
+    }
+    for (int b = 0; b < rows; b++) {
+        for (int oy = 0; oy < Ho; oy++) {
+            for (int ox = 0; ox < Wo; ox++) {
+                int o = ((b * Ho + oy) * Wo + ox) * C;
+                int base = (b * H + oy * p) * W + ox * p;
+                for (int c = 0; c < C; c++) {
+                    int w = idx[o + c], dy = udiv(w, p);
+                    int q = (base + dy * W + w - dy * p) * C + c;
+                    d[q] = clamp_d((g[o + c] * s[q]) >> sh, dmax);
+                }
+            }
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(unpool_delta_obj, 11, 11, unpool_delta);
+
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
     mp_store_global(MP_QSTR_forward, MP_OBJ_FROM_PTR(&forward_obj));
@@ -341,5 +559,11 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_hidden_delta, MP_OBJ_FROM_PTR(&hidden_delta_obj));
     mp_store_global(MP_QSTR_update, MP_OBJ_FROM_PTR(&update_obj));
     mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&argmax_obj));
+    mp_store_global(MP_QSTR_im2col, MP_OBJ_FROM_PTR(&im2col_obj));
+    mp_store_global(MP_QSTR_maxpool, MP_OBJ_FROM_PTR(&maxpool_obj));
+    mp_store_global(MP_QSTR_gridsum, MP_OBJ_FROM_PTR(&gridsum_obj));
+    mp_store_global(MP_QSTR_gridspread, MP_OBJ_FROM_PTR(&gridspread_obj));
+    mp_store_global(MP_QSTR_back, MP_OBJ_FROM_PTR(&back_obj));
+    mp_store_global(MP_QSTR_unpool_delta, MP_OBJ_FROM_PTR(&unpool_delta_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
