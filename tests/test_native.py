@@ -52,6 +52,15 @@ def test_native_trains_cnns_like_viper(interp):
     assert len(native) == 7 and native == viper
 
 
+@pytest.mark.parametrize("interp", X64)
+def test_native_board_script(interp):
+    # the script the emulated Pico runs (native_board.py's header); SKIP without the .mpy
+    out, _ = run_native(interp, "native_board.py")
+    assert out.splitlines()[0] == "loaded first: udfa.kernels.native udfa.kernels.native_conv"
+    assert out.splitlines()[-1] == "native matches plain and viper: True"
+    assert run_device("cpython", DEVICE_TESTS / "native_board.py") == "SKIP\n"
+
+
 def test_native_refused_where_the_mpy_does_not_fit():
     # CPython has no udfa_native; the 32-bit unix port is x86, and no x86 .mpy is built
     # (this machine's gcc has no 32-bit C library headers): both fall back to the next kernel
