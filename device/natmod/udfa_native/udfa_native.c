@@ -11,7 +11,7 @@
 //
 // Cortex-M0+ notes: outputs are computed four at a time with their sums in registers, so
 // a multiply-accumulate is one load, one multiply and one add; inputs that are zero are
-// skipped (as plain.py skips them), whole all-zero input columns in updates too.
+// gathered out once per row (forward) or column (update), as plain.py skips them.
 // Nothing here allocates: every buffer comes from the caller.
 #include "py/dynruntime.h"
 
@@ -65,6 +65,39 @@ static inline int clamp8(int32_t z) {
     return z < -128 ? -128 : z > 127 ? 127 : z;
 }
 
+// ---- nonzero terms --------------------------------------------------------------------
+// A sum over inputs skips the zero ones (as plain.py does): they are gathered once, as
+// (value, offset of their row in the other operand) pairs in the caller's int32 scratch
+// buffer nz, so each block of outputs then loops over the nonzero terms only.
+
+// nz <- the nonzero x[i * stride] for i < n, with offsets i * row; returns their count
+#define GATHER(NAME, T) \
+    static int NAME(const T *x, int n, int stride, int row, int32_t *nz) { \
+        int k = 0; \
+        for (int i = 0; i < n; i++, x += stride) { \
+            int32_t v = *x; \
+            if (v) { \
+                nz[2 * k] = v; \
+                nz[2 * k + 1] = i * row; \
+                k++; \
+            } \
+        } \
+        return k; \
+    }
+
+GATHER(gather_u8, uint8_t)
+GATHER(gather_i8, int8_t)
+GATHER(gather_i16, int16_t)
+
+static int gather(const void *x, int type, int n, int stride, int row, int32_t *nz) {
+    if (type == T_U8) {
+        return gather_u8(x, n, stride, row, nz);
+    } else if (type == T_I8) {
+        return gather_i8(x, n, stride, row, nz);
+    }
+    return gather_i16(x, n, stride, row, nz);
+}
+
 // ---- forward -------------------------------------------------------------------------
 // a = act(clamp((x W + bias_in * b) >> shift)); s = slope (when s is not NULL)
 
@@ -84,48 +117,39 @@ static inline void activate(const fwd_t *f, int o, int32_t h) {
     }
 }
 
-// One sample's outputs from its n_in inputs xr[0..n_in-1] of element type T.
-#define FORWARD_ROW(NAME, T) \
-    static void NAME(const fwd_t *f, const T *xr, int ao) { \
-        const int n_in = f->n_in, n_out = f->n_out; \
-        const int16_t *W = f->W; \
-        int j = 0; \
-        for (; j + 4 <= n_out; j += 4) { \
-            int32_t h0 = f->bias_in * f->b[j], h1 = f->bias_in * f->b[j + 1]; \
-            int32_t h2 = f->bias_in * f->b[j + 2], h3 = f->bias_in * f->b[j + 3]; \
-            const int16_t *w = W + j; \
-            for (int i = 0; i < n_in; i++, w += n_out) { \
-                int32_t v = xr[i]; \
-                if (v) { \
-                    h0 += v * w[0]; \
-                    h1 += v * w[1]; \
-                    h2 += v * w[2]; \
-                    h3 += v * w[3]; \
-                } \
-            } \
-            activate(f, ao + j, h0); \
-            activate(f, ao + j + 1, h1); \
-            activate(f, ao + j + 2, h2); \
-            activate(f, ao + j + 3, h3); \
-        } \
-        for (; j < n_out; j++) { \
-            int32_t h = f->bias_in * f->b[j]; \
-            const int16_t *w = W + j; \
-            for (int i = 0; i < n_in; i++, w += n_out) { \
-                int32_t v = xr[i]; \
-                if (v) { \
-                    h += v * w[0]; \
-                } \
-            } \
-            activate(f, ao + j, h); \
-        } \
+// One sample's outputs from its k nonzero inputs nz (offsets into W), into a[ao..]
+static void forward_row(const fwd_t *f, const int32_t *nz, int k, int ao) {
+    const int n_out = f->n_out;
+    const int16_t *W = f->W;
+    const int32_t *end = nz + 2 * k;
+    int j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+        int32_t h0 = f->bias_in * f->b[j], h1 = f->bias_in * f->b[j + 1];
+        int32_t h2 = f->bias_in * f->b[j + 2], h3 = f->bias_in * f->b[j + 3];
+        for (const int32_t *t = nz; t < end; t += 2) {
+            int32_t v = t[0];
+            const int16_t *w = W + t[1] + j;
+            h0 += v * w[0];
+            h1 += v * w[1];
+            h2 += v * w[2];
+            h3 += v * w[3];
+        }
+        activate(f, ao + j, h0);
+        activate(f, ao + j + 1, h1);
+        activate(f, ao + j + 2, h2);
+        activate(f, ao + j + 3, h3);
     }
+    for (; j < n_out; j++) {
+        int32_t h = f->bias_in * f->b[j];
+        for (const int32_t *t = nz; t < end; t += 2) {
+            h += t[0] * W[t[1] + j];
+        }
+        activate(f, ao + j, h);
+    }
+}
 
-FORWARD_ROW(forward_u8, uint8_t)
-FORWARD_ROW(forward_i8, int8_t)
-FORWARD_ROW(forward_i16, int16_t)
-
-// forward(x, W, b, values, slopes, a, s or None, n_in, n_out, rows, shift, bias_in)
+// forward(x, W, b, values, slopes, a, s or None, n_in, n_out, rows, shift, bias_in, nz)
+// nz: int32 scratch of 2 * n_in
 static mp_obj_t forward(size_t n_args, const mp_obj_t *args) {
     fwd_t f;
     f.n_in = mp_obj_get_int(args[7]);
@@ -137,26 +161,22 @@ static mp_obj_t forward(size_t n_args, const mp_obj_t *args) {
         mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: shift must be 0..31"));
     }
     int xt;
-    const void *x = get(args[0], rows * f.n_in, INPUTS, &xt);
+    const uint8_t *x = get(args[0], rows * f.n_in, INPUTS, &xt);
     f.W = get(args[1], f.n_in * f.n_out, I16, NULL);
     f.b = get(args[2], f.n_out, I16, NULL);
     f.values = get(args[3], 256, U8 | I8, NULL);
     f.slopes = get(args[4], 256, U8 | I8, NULL);
     f.a = get(args[5], rows * f.n_out, U8 | I8, NULL);
     f.s = args[6] == mp_const_none ? NULL : get(args[6], rows * f.n_out, U8 | I8, NULL);
+    int32_t *nz = get(args[12], 2 * f.n_in, I32, NULL);
+    int row_bytes = f.n_in * ITEM_SIZE[xt];
     for (int r = 0; r < rows; r++) {
-        int xo = r * f.n_in, ao = r * f.n_out;
-        if (xt == T_U8) {
-            forward_u8(&f, (const uint8_t *)x + xo, ao);
-        } else if (xt == T_I8) {
-            forward_i8(&f, (const int8_t *)x + xo, ao);
-        } else {
-            forward_i16(&f, (const int16_t *)x + xo, ao);
-        }
+        int k = gather(x + r * row_bytes, xt, f.n_in, 1, f.n_out, nz);
+        forward_row(&f, nz, k, r * f.n_out);
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(forward_obj, 12, 12, forward);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(forward_obj, 13, 13, forward);
 
 // ---- deltas --------------------------------------------------------------------------
 
@@ -227,54 +247,37 @@ static inline void apply(const upd_t *u, int16_t *w, int32_t acc) {
     *w = v > u->wmax ? u->wmax : v < -u->wmax ? -u->wmax : v;
 }
 
-// The weights of input column i from the inputs x[r * n_in + i] of element type T.
-#define UPDATE_COLUMN(NAME, T) \
-    static void NAME(const upd_t *u, const T *x, int i) { \
-        const int n_in = u->n_in, n_out = u->n_out, rows = u->rows; \
-        const T *xc = x + i; \
-        int r = 0; \
-        while (r < rows && !xc[r * n_in]) { \
-            r++; \
-        } \
-        if (r == rows) { \
-            return; /* acc = 0 everywhere: offset < 2^lr_shift, no change (as plain.py) */ \
-        } \
-        int16_t *Wr = u->W + i * n_out; \
-        int j = 0; \
-        for (; j + 4 <= n_out; j += 4) { \
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0; \
-            const int32_t *dr = u->d + j; \
-            const T *xp = xc; \
-            for (int k = 0; k < rows; k++, xp += n_in, dr += n_out) { \
-                int32_t v = *xp; \
-                if (v) { \
-                    a0 += v * dr[0]; \
-                    a1 += v * dr[1]; \
-                    a2 += v * dr[2]; \
-                    a3 += v * dr[3]; \
-                } \
-            } \
-            apply(u, Wr + j, a0); \
-            apply(u, Wr + j + 1, a1); \
-            apply(u, Wr + j + 2, a2); \
-            apply(u, Wr + j + 3, a3); \
-        } \
-        for (; j < n_out; j++) { \
-            int32_t a = 0; \
-            const int32_t *dr = u->d + j; \
-            const T *xp = xc; \
-            for (int k = 0; k < rows; k++, xp += n_in, dr += n_out) { \
-                a += *xp * *dr; \
-            } \
-            apply(u, Wr + j, a); \
-        } \
+// Row Wr of the weights from the k nonzero inputs nz of its column (offsets into d)
+static void update_row(const upd_t *u, int16_t *Wr, const int32_t *nz, int k) {
+    const int n_out = u->n_out;
+    const int32_t *end = nz + 2 * k;
+    int j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (const int32_t *t = nz; t < end; t += 2) {
+            int32_t v = t[0];
+            const int32_t *dr = u->d + t[1] + j;
+            a0 += v * dr[0];
+            a1 += v * dr[1];
+            a2 += v * dr[2];
+            a3 += v * dr[3];
+        }
+        apply(u, Wr + j, a0);
+        apply(u, Wr + j + 1, a1);
+        apply(u, Wr + j + 2, a2);
+        apply(u, Wr + j + 3, a3);
     }
+    for (; j < n_out; j++) {
+        int32_t a = 0;
+        for (const int32_t *t = nz; t < end; t += 2) {
+            a += t[0] * u->d[t[1] + j];
+        }
+        apply(u, Wr + j, a);
+    }
+}
 
-UPDATE_COLUMN(update_u8, uint8_t)
-UPDATE_COLUMN(update_i8, int8_t)
-UPDATE_COLUMN(update_i16, int16_t)
-
-// update(x, d, W, b, n_in, n_out, rows, lr_shift, offset, wmax, bias_in)
+// update(x, d, W, b, n_in, n_out, rows, lr_shift, offset, wmax, bias_in, nz)
+// nz: int32 scratch of 2 * rows
 static mp_obj_t update(size_t n_args, const mp_obj_t *args) {
     upd_t u;
     u.n_in = mp_obj_get_int(args[4]);
@@ -288,17 +291,17 @@ static mp_obj_t update(size_t n_args, const mp_obj_t *args) {
         mp_raise_ValueError(MP_ERROR_TEXT("udfa_native: lr_shift must be 0..31"));
     }
     int xt;
-    const void *x = get(args[0], u.rows * u.n_in, INPUTS, &xt);
+    const uint8_t *x = get(args[0], u.rows * u.n_in, INPUTS, &xt);
     u.d = get(args[1], u.rows * u.n_out, I32, NULL);
     u.W = get(args[2], u.n_in * u.n_out, I16, NULL);
     int16_t *b = get(args[3], u.n_out, I16, NULL);
+    int32_t *nz = get(args[11], 2 * u.rows, I32, NULL);
+    int size = ITEM_SIZE[xt];
     for (int i = 0; i < u.n_in; i++) {
-        if (xt == T_U8) {
-            update_u8(&u, x, i);
-        } else if (xt == T_I8) {
-            update_i8(&u, x, i);
-        } else {
-            update_i16(&u, x, i);
+        // an all-zero input column sums to 0: offset < 2^lr_shift, no change (as plain.py)
+        int k = gather(x + i * size, xt, u.rows, u.n_in, u.n_out, nz);
+        if (k) {
+            update_row(&u, u.W + i * u.n_out, nz, k);
         }
     }
     for (int j = 0; j < u.n_out; j++) {
@@ -310,7 +313,7 @@ static mp_obj_t update(size_t n_args, const mp_obj_t *args) {
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(update_obj, 11, 11, update);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(update_obj, 12, 12, update);
 
 // ---- argmax --------------------------------------------------------------------------
 

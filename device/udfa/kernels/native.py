@@ -15,6 +15,15 @@ except (ImportError, ValueError, OSError) as e:  # ValueError: an .mpy of anothe
 from udfa.kernels.plain import buffer, check_weights, matrix, row  # noqa: F401
 from udfa.pocket import BIAS_INPUT
 
+_nz = buffer(1, 2, "i")  # the C code's scratch: (value, offset) of a sum's nonzero terms
+
+
+def _grow(n):
+    """Room for n nonzero terms (bind: a layer's inputs; update: its rows, on first use)."""
+    global _nz
+    if len(_nz) < 2 * n:
+        _nz = buffer(n, 2, "i")
+
 
 class Layer:
     """The handle bind() returns: the layer's arrays and sizes (the names viper's has, which
@@ -35,13 +44,14 @@ class Layer:
 def bind(layer):
     """Prepare a layer for this kernel; returns the handle the other functions take."""
     check_weights(layer, "native")
+    _grow(layer.n_in)
     return Layer(layer)
 
 
 def forward(L, x, rows, a, s):
     """a = act(clamp((x W + 127 b) >> shift)); s = its slope (skipped when s is None)."""
     _c.forward(x, L.W, L.b, L.values, L.slopes, a, s, L.n_in, L.n_out, rows, L.shift,
-               BIAS_INPUT)
+               BIAS_INPUT, _nz)
 
 
 def output_delta(L, y, s, labels, rows, hi, lo, e, d):
@@ -56,8 +66,10 @@ def hidden_delta(L, e, R, n_cls, s, rows, shift, d):
 
 def update(L, x, d, rows, lr_shift, offset):
     """W -= (x^T d + offset) >> lr_shift, b likewise with the constant input 127; clamped."""
+    if len(_nz) < 2 * rows:
+        _grow(rows)
     _c.update(x, d, L.W, L.b, L.n_in, L.n_out, rows, lr_shift if lr_shift < 31 else 31,
-              offset, L.wmax, BIAS_INPUT)
+              offset, L.wmax, BIAS_INPUT, _nz)
 
 
 def argmax(y, rows, n, out):
