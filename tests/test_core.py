@@ -176,7 +176,7 @@ def test_random_rounding_keeps_small_updates_on_average():
     the random offset moves it by about a quarter unit per step."""
     m = Model([1, 1], ["tanh"], [0], seed=3)
     net = DFA(m, plain, batch=1, lr_shift=12)
-    L = m.layers[0]
+    L = net.layers[0]  # the kernel handle of the layer
     x = plain.buffer(1, 1, "B")
     x[0] = 64
     d = plain.buffer(1, 1, "i")

@@ -366,7 +366,9 @@ def default_ops(kernel):
     """The conv ops that go with a kernel module: the viper kernel's machine-code ones, else
     this module's plain loops (the numpy kernel's are udfa_host.conv_numpy, passed by the
     host)."""
-    if kernel.__name__ == "udfa.kernels.viper":
+    if kernel.__name__ == "udfa.kernels.native":
+        from udfa.kernels import native_conv as ops
+    elif kernel.__name__ == "udfa.kernels.viper":
         from udfa.kernels import viper_conv as ops
     else:
         import udfa.conv as ops

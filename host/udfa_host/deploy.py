@@ -5,7 +5,7 @@ board reports itself (sys.implementation._mpy), which saves the board the RAM of
 source. CircuitPython loads only its own .mpy format: its boards get .mpy from CircuitPython's
 mpy-cross when one is given (`--mpy-cross PATH` or $UDFA_MPY_CROSS; Adafruit publishes one per
 release), else the .py files, which a Pico may lack the heap to compile; the viper modules,
-which CircuitPython cannot compile, stay off it. Files land in the board's lib/udfa/, where
+and the native kernel's, which CircuitPython cannot run, stay off it. Files land in the board's lib/udfa/, where
 `import udfa` finds them; files the board already holds with the same CRC are not sent again.
 
 CircuitPython's flash is read-only to code until boot.py remounts it, and boot.py reaches a
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import udfa
 
-from . import sync
+from . import natives, sync
 from .link import BoardFileError
 
 PACKAGE_DIR = Path(udfa.__file__).resolve().parent  # device/udfa (or the installed package)
@@ -40,7 +40,9 @@ MPY_ARCHES = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7
 # whose boot.py enables the second USB serial channel (usb_cdc.data).
 ENTRIES = {"micropython": ("main.py",), "circuitpython": ("code.py", "boot.py")}
 _MARK = b"udfa"  # an entry file without it on the board is the user's own: left alone
-VIPER_ONLY = ("udfa/kernels/viper.py", "udfa/kernels/viper_conv.py")  # need the viper emitter
+# modules that need MicroPython's viper emitter or its native .mpy loader: not CircuitPython's
+MICROPYTHON_ONLY = ("udfa/kernels/viper.py", "udfa/kernels/viper_conv.py",
+                    "udfa/kernels/native.py", "udfa/kernels/native_conv.py")
 EROFS = 30
 
 
@@ -127,7 +129,7 @@ def _build(tmp, firmware, arch, source, tool):
     """[(local file, board path under lib/)] of the device package for the firmware."""
     modules = device_modules()
     if firmware == "circuitpython":
-        modules = [m for m in modules if m not in VIPER_ONLY]
+        modules = [m for m in modules if m not in MICROPYTHON_ONLY]
         source = source or tool is None
     if source:
         return [(DEVICE_DIR / m, m) for m in modules], None
@@ -162,6 +164,7 @@ def deploy(board, source=False, entry=True, quiet=False, mpy_cross=None):
         for folder in sorted({r.rpartition("/")[0] for _, r in built}):
             board.mkdir("lib/" + folder, exist_ok=True)
         files = [(local, "lib/" + remote, sync.local_crc(local)) for local, remote in built]
+        files += natives.files(board)  # the C kernel's .mpy, where one fits the board
         if entry:
             files += _entry_files(board, name)
         sent, skipped = sync.send(board, files, "module", quiet=quiet)

@@ -1,7 +1,7 @@
-# Every fast kernel (viper, ulab) against plain at the bounds, where 32-bit wrap and float32
-# rounding would show: weights at +-wmax, inputs 255, deltas at their largest, every rounding
-# shift range (0, < 8, 8, > 8, > 31), partial batches. Prints plain's CRCs and whether every
-# kernel that imports here matched them (CPython has only plain; kernels run go to stderr).
+# Every fast kernel (native, viper, ulab) against plain at the bounds, where 32-bit wrap and
+# float32 rounding would show: weights at +-wmax, inputs 255, deltas at their largest, every
+# rounding shift range (0, < 8, 8, > 8, > 31), partial batches. Prints plain's CRCs and whether
+# every kernel that imports here matched them (CPython has only plain; kernels run go to stderr).
 import gc
 import sys
 
@@ -83,7 +83,7 @@ def run(k, case):
 
 
 names = []
-for name in ("plain", "viper", "ulab"):
+for name in ("plain", "native", "viper", "ulab"):
     try:
         kernels.load(name)
         names.append(name)

@@ -21,7 +21,7 @@ def load(x, lab, start, rows):
 ref = None
 ran = []
 same = True
-for name in ("plain", "viper", "ulab"):
+for name in ("plain", "native", "viper", "ulab"):
     try:
         k = kernels.load(name)
     except ImportError:

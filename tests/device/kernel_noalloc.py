@@ -63,6 +63,11 @@ except ImportError as e:  # CPython, CircuitPython
     print("SKIP", e)
     raise SystemExit
 print("viper: %d bytes allocated over %d steps" % (viper_alloc(viper), STEPS))
+try:  # the C kernel, where its .mpy is on the path (tests/test_native.py)
+    print("native: %d bytes allocated over %d steps" % (viper_alloc(kernels.load("native")),
+                                                         STEPS))
+except ImportError:
+    pass
 try:
     ulab = kernels.load("ulab")
 except ImportError:

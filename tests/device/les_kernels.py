@@ -1,5 +1,5 @@
-# Integer CNNs on the fast kernels present here (viper, ulab): inference of every kernel
-# (predictions and a CRC of the output activations) and LES training on viper (weights CRCs
+# Integer CNNs on the fast kernels present here (native, viper, ulab): inference of every kernel
+# (predictions and a CRC of the output activations) and LES training on native and viper (CRCs
 # of tests/device/les_exact.py's nets and of the 14x14 board CNN, int16 head inputs up to
 # cell * 127 included); ulab must refuse LES training. One line per kernel and net, which
 # tests/test_les.py compares with the host's numpy kernel (not run by test_device_scripts:
@@ -23,7 +23,7 @@ N_BOARD = 16  # samples of the board CNN trained on viper
 
 def present():
     have = []
-    for name in ("viper", "ulab"):
+    for name in ("native", "viper", "ulab"):
         try:
             have.append(kernels.load(name))
         except ImportError:

@@ -15,9 +15,10 @@
 # module ulab, a ulab lacking a function it needs, no viper emitter), so load() finds out
 # before training starts, not in the middle of it.
 
-# fastest first, measured on the unix ports (docs/RESULTS.md, Kernels): viper is exact,
-# allocates nothing and beats ulab's exact float32 path; ulab still beats plain loops
-PREFERENCE = ("viper", "ulab", "plain")
+# fastest first, measured by the emulated Pico's clock (docs/RESULTS.md, On the emulated Pico):
+# native (the plain loops in C, udfa_native.mpy) trains 11x viper, viper 9x plain; ulab (no
+# viper or native on CircuitPython) beats plain on the x86 ports (docs/RESULTS.md, Kernels)
+PREFERENCE = ("native", "viper", "ulab", "plain")
 KNOWN = PREFERENCE  # every backend name load() accepts (a new one: a module and its name here)
 
 _unusable = {}  # type: dict  # name -> why it cannot run here (each is tried once per boot)

@@ -30,7 +30,7 @@ if sys.implementation.name != "micropython":  # CPython, CircuitPython: no viper
 import micropython  # noqa: E402
 from array import array  # noqa: E402
 
-from udfa.kernels.plain import buffer, matrix, row  # noqa: E402,F401  (the same buffers)
+from udfa.kernels.plain import buffer, check_weights, matrix, row  # noqa: E402,F401
 from udfa.pocket import BIAS_INPUT  # noqa: E402
 
 # P slots: what the Python wrappers hand to the viper loops
@@ -66,12 +66,7 @@ class Layer:
 
 def bind(layer):
     """Prepare a layer for this kernel; returns the handle the other functions take."""
-    w = layer.wmax
-    for arr in (layer.W, layer.b):
-        for v in arr:
-            if v > w or v < -w:
-                raise ValueError("a weight of %d exceeds the layer bound %d: the viper kernel "
-                                 "would wrap (re-initialise or re-train the model)" % (v, w))
+    check_weights(layer, "viper")
     return Layer(layer)
 
 
