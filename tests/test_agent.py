@@ -131,7 +131,7 @@ def test_cnn_settings_kernel_and_decay(shard_dir, monkeypatch):
     with pytest.raises(ValueError, match="cnn.udfa holds a CNN, trained by LES, which takes "
                        "no setting 'fb_shift'"):
         agent.train(["a.uds"], model="cnn.udfa", fb_shift=6, fresh=True)
-    with pytest.raises(ValueError, match="viper or plain kernel, not ulab"):
+    with pytest.raises(ValueError, match="native, viper or plain kernel, not ulab"):
         agent.train(["a.uds"], model="cnn.udfa", kernel="ulab", fresh=True)
     with pytest.raises(ValueError, match="input shape"):
         agent.create("cnn.udfa", "c4k3p2-c6k3-f5")

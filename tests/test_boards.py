@@ -27,7 +27,7 @@ def test_profile_fields(name):
     assert p["firmware"] in ("micropython", "circuitpython")
     assert p["heap_bytes"] == int(p["heap"][:-1]) * _UNITS[p["heap"][-1]]
     assert p["entry"] == ("code.py" if p["firmware"] == "circuitpython" else "main.py")
-    assert set(p["backends"]) <= {"ulab", "viper", "plain"} and p["backends"][-1] == "plain"
+    assert set(p["backends"]) <= {"native", "ulab", "viper", "plain"} and "plain" in p["backends"]
     # an MLP (layer sizes, DFA) or a CNN (spec string and input shape, LES)
     assert set(p["network"]) in ({"inputs", "hidden", "outputs"},
                                  {"inputs", "shape", "spec", "outputs"})
@@ -41,7 +41,7 @@ def test_cnn_profile_network_and_settings():
     net = p["network"]
     model = ConvModel(net["spec"], net["shape"])
     assert (model.n_inputs, model.n_classes) == (net["inputs"], net["outputs"])
-    assert p["backends"] == ["viper", "plain"]  # LES trains on viper (or plain), not ulab
+    assert p["backends"] == ["native", "viper", "plain"]  # LES trains on these, not on ulab
     # the settings of the host recipe that screened them (docs/RESULTS.md)
     recipe = CNN_RECIPES["mnist14-cnn"]
     assert net["spec"] == recipe["net"] and net["shape"][0] == recipe["size"]

@@ -157,7 +157,7 @@ def test_cnn_board_workflow(tmp_path, monkeypatch, capsys):
     assert udfa("push", "shards", board=board) == 0
     assert udfa("train", "--fresh", "--epochs", "1", "--every", "64", board=board) == 0
     start = json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
-    assert (start["rule"], start["kernel"], start["samples"]) == ("les", "udfa.kernels.viper",
+    assert (start["rule"], start["kernel"], start["samples"]) == ("les", "udfa.kernels.native",
                                                                   200)
     assert start["net"] == "c8k3p2-c16k3p2-c32k3p2-f10 on 14x14x1"
     assert udfa("pull", "--out", "cnn.udfa", board=board) == 0

@@ -290,8 +290,8 @@ def test_board_checks(tiny, capsys):
     assert cli.main(["push", "shards"] + base) == 0
     capsys.readouterr()
     _, err = one_line_failure(["train", "--kernel", "ulab", "--fresh"] + base, capsys)
-    assert "has no ulab kernel (its firmware has viper, plain): pass --kernel viper or " \
-        "plain, or leave --kernel out" in err
+    assert "has no ulab kernel (its firmware has native, viper, plain): pass --kernel native " \
+        "or viper or plain, or leave --kernel out" in err
     _, err = one_line_failure(["train", "--lr-shift", "28", "--epochs", "30"] + base, capsys)
     assert "lr_shift 28 reaches 30 by epoch 30 (the rate halves every 10 epochs), past the " \
         "device's limit 29" in err

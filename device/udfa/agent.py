@@ -68,7 +68,8 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     """Train the model (or resume its checkpoint) for `epochs` epochs in all. settings: the
     rule's (DFA_SETTINGS for an MLP, LES_SETTINGS for a CNN: lr_shift there is one shift or
     one per block); every learning rate halves (shift + 1) each `decay` epochs. kernel: a
-    name or module (default: the fastest here; a CNN trains on viper or plain, not ulab);
+    name, a module or a list of names in order of preference (default: the fastest here; a
+    CNN trains on native, viper or plain, not ulab);
     ops: a CNN's conv ops (default: the kernel's, udfa.conv.default_ops; the host passes
     udfa_host.conv_numpy with its numpy kernel)."""
     # a damaged newest checkpoint falls back to an older one; when checkpoint files exist but
@@ -146,15 +147,19 @@ def _settings(conv, given, path):
 
 
 def _kernel(kernel, conv, training=True):
-    """The kernel module: `kernel` (a name or a module), or the fastest here. A CNN trains
-    with viper or plain (udfa.les.KERNELS; ulab is refused: its float32 'i' buffers do not
-    fit the conv ops) and predicts with any kernel, ulab included."""
+    """The kernel module: `kernel` (a name, a module, or a list of names to try in order, e.g.
+    a board profile's backends), or the fastest here. A CNN trains with native, viper or
+    plain (udfa.les.KERNELS; ulab is refused: its float32 'i' buffers do not fit the conv
+    ops) and predicts with any kernel, ulab included."""
+    preference = kernels.PREFERENCE
+    if isinstance(kernel, list):
+        preference, kernel = kernel, None
     if conv and training:
         from udfa import les
         if kernel is not None:
             les.check_kernel(kernel)
-        return kernels.load(kernel, les.KERNELS)
-    return kernels.load(kernel, kernels.PREFERENCE)
+        preference = [k for k in preference if k in les.KERNELS]
+    return kernels.load(kernel, preference)
 
 
 def _trainer(model, k, ops, batch, settings):

@@ -24,7 +24,7 @@ from udfa.rng import XorShift32
 MAX_SLOPE = 8  # leaky and linear slopes (units of 1/8)
 
 
-KERNELS = ("viper", "plain")  # the device kernels LES trains with, fastest first
+KERNELS = ("native", "viper", "plain")  # the device kernels LES trains with, fastest first
 
 
 def check_kernel(kernel):
@@ -33,8 +33,9 @@ def check_kernel(kernel):
     back as floats. ulab still runs a CNN's inference (ConvNetwork)."""
     name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "")
     if name in ("ulab", "udfa.kernels.ulab"):
-        raise ValueError("a conv model trains with the viper or plain kernel, not ulab (its "
-                         "float32 'i' buffers do not fit the conv ops); ulab only predicts")
+        raise ValueError("a conv model trains with the native, viper or plain kernel, not "
+                         "ulab (its float32 'i' buffers do not fit the conv ops); ulab only "
+                         "predicts")
 
 
 class LES(ConvNetwork):

@@ -163,6 +163,8 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     if overrides.get("kernel"):
         check_kernel(board, overrides["kernel"], "spec" in profile["network"])
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
+    if "kernel" not in job and profile.get("backends"):
+        job["kernel"] = list(profile["backends"])  # the order measured for this board
     job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
     write_job(board, job)
     if fresh or not board.exists(BOARD_MODEL):
