@@ -25,10 +25,19 @@ VIPER_GONE = {  # why viper cannot run, as load() words it
     "circuitpython": "no viper/native code emitter: invalid micropython decorator"}
 
 
+def fallback(gone, to):
+    """load()'s note past the kernels `gone` [(name, why)] to kernel `to`."""
+    if len(gone) == 1:
+        return "udfa: kernel %s unusable here (%s): using %s" % (gone[0] + (to,))
+    return "udfa: kernels %s unusable here: using %s" % (
+        ", ".join("%s (%s)" % g for g in gone), to)
+
+
 def test_kernels_present_and_default(interp, tmp_path):
     """usable() lists the kernels each build runs; load() takes the fastest and, past one
     that cannot run, says so in one line (once per fallback, however often it is called);
-    a CNN trains on viper or plain and predicts on any kernel, ulab refused for training."""
+    a CNN trains on native, viper or plain and predicts on any kernel, ulab refused for
+    training. No native .mpy is on these scripts' path: native is always passed over."""
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     have = kernels_of(interp)
@@ -37,17 +46,17 @@ def test_kernels_present_and_default(interp, tmp_path):
                                                             have[0])
     *notes, last = run_device(interp, script).splitlines()
     assert last == want
-    gone = VIPER_GONE.get(interp.split("-")[0])
-    if gone is None:  # MicroPython: viper runs, nothing to say
-        assert notes == []
-        return
-    # the CNN's training kernel (LES tries viper, plain), then every other load's
-    first = "udfa: kernel viper unusable here (%s): using plain" % gone
+    gone = [("native", "the native kernel needs udfa_native.mpy built for this port (%s "
+             "module named 'udfa_native')" % ("No" if interp == "cpython" else "no"))]
+    if "viper" not in have:
+        gone.append(("viper", VIPER_GONE[interp.split("-")[0]]))
+    # the CNN's training kernel first (LES tries native, viper, plain), then every other load's
+    expected = [fallback(gone, train)]
     if interp == "cpython":
-        assert notes == [first, "udfa: kernels viper (%s), ulab (No module named 'ulab') "
-                                "unusable here: using plain" % gone]
-    else:
-        assert notes == [first, "udfa: kernel viper unusable here (%s): using ulab" % gone]
+        expected.append(fallback(gone + [("ulab", "No module named 'ulab'")], "plain"))
+    elif have[0] != train:
+        expected.append(fallback(gone, have[0]))
+    assert notes == expected
 
 
 @pytest.mark.parametrize("script", ["kernel_bounds.py", "kernel_exact.py", "les_noalloc.py"])

@@ -74,8 +74,6 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     udfa_host.conv_numpy with its numpy kernel)."""
     # a damaged newest checkpoint falls back to an older one; when checkpoint files exist but
     # none is usable, stop rather than silently start again at epoch 0
-    if fresh:
-        checkpoint.discard(ckpt)
     found = None if fresh else checkpoint.restore(
         ckpt, todo="train with fresh=True ('udfa train --fresh') to start over",
         required=checkpoint.STATE_FIELDS)
@@ -94,6 +92,8 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     k = _kernel(kernel, conv)
     feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
     net = _trainer(net_model, k, ops, batch, settings)
+    if fresh:  # training starts now: an older run's checkpoints must not outlive it
+        checkpoint.discard(ckpt)
     if state["rounding"]:  # resume the rounding offsets where the checkpoint left them
         net.rounding.hi, net.rounding.lo = state["rounding"]
     y = net.y if conv else net.a[-1]  # the output layer's activations after each step
