@@ -304,19 +304,22 @@ def cmd_train(args):
         profile = board_profile(args, board)
         events = board_train.train(board, profile, overrides, args.log, args.shards,
                                    args.fresh, args.quiet)
-    summary = summarize(events)
+        summary = summarize(events, board.vboard is not None)
     print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
     return events
 
 
-def summarize(events):
+def summarize(events, virtual=False):
+    """One line on a training run; virtual: the board is this PC's unix port, whose clock
+    says nothing of a real board's speed."""
     epochs = [e for e in events if e["event"] == "epoch"]
     start = next((e for e in events if e["event"] == "start"), None)
     if not epochs or start is None:
         return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
     samples = len(epochs) * start["samples"] - start["next"]
     if "ms" in start:  # the board's own clock (older device code reports none)
-        seconds, clock = (epochs[-1]["ms"] - start["ms"]) / 1000, "by the board's clock"
+        seconds = (epochs[-1]["ms"] - start["ms"]) / 1000
+        clock = "by the virtual board's clock (this PC's)" if virtual else "by the board's clock"
     else:
         seconds, clock = epochs[-1]["t"] - start["t"], "by the PC's clock"
     return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.1f samples/s %s"

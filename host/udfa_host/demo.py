@@ -54,7 +54,7 @@ def run(args):
         log = out / "train.jsonl"
         events = board_train.train(board, profile, {"epochs": args.epochs, "kernel": args.kernel},
                                    log, fresh=True, quiet=args.quiet)
-        print("4/6 trained on the board: %s" % summarize(events))
+        print("4/6 trained on the board: %s" % summarize(events, board.vboard is not None))
         lap("train")
         model, state = board_train.pull(board, out / "model.udfa")
         print("5/6 pulled the weights (CRC verified): %s" % (out / "model.udfa"))
