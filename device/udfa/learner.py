@@ -80,6 +80,7 @@ class Learner:
         model.init_uniform(init)
         model.save(path)
         del model
+        gc.collect()  # its weights go before the Learner reads them back
         return cls(path, kernel, **settings)
 
     def _build(self, rounding):
