@@ -33,9 +33,9 @@ def save(path, model, state):
             f.write(struct.pack("<HI", len(data), crc32(data) & 0xFFFFFFFF))
             f.write(data)
     except OSError:
-        _remove(new)
+        remove(new)
         raise
-    _remove(path + ".old")
+    remove(path + ".old")
     try:
         os.rename(path, path + ".old")
     except OSError:
@@ -150,10 +150,11 @@ def discard(path):
     """Remove PATH, .new and .old: a run that starts over must not resume, nor be evaluated,
     from an earlier run's checkpoint that had made more progress."""
     for suffix in ("", ".new", ".old"):
-        _remove(path + suffix)
+        remove(path + suffix)
 
 
-def _remove(path):
+def remove(path):
+    """Remove a file if it is there."""
     try:
         os.remove(path)
     except OSError:

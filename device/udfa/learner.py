@@ -34,9 +34,9 @@ from udfa.model import Dense, Model, ModelError, load
 from udfa.network import Network
 
 try:
-    from binascii import hexlify, unhexlify
+    import binascii
 except ImportError:  # a port without binascii: save() keeps only whole batches
-    hexlify = unhexlify = None
+    binascii = None  # type: ignore
     print("udfa: no binascii here: save() drops the samples of an unfinished batch")
 
 DEFAULTS = {"batch": 8, "lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127]}
@@ -148,19 +148,19 @@ class Learner:
         """Write the model and the learner's state to `path`, atomically (checkpoint.save)."""
         r = self.net.rounding
         state = {"seen": self.seen, "rounding": [r.hi, r.lo], "config": self.config}
-        if self.fill and hexlify:
+        if self.fill and binascii is not None:
             n = self.fill * self.model.n_inputs
-            state["pending"] = [hexlify(memoryview(self.x)[:n]).decode(),
+            state["pending"] = [binascii.hexlify(memoryview(self.x)[:n]).decode(),
                                 list(self.labels[:self.fill])]
         checkpoint.save(self.path, self.model, state)
         if self._plain:  # PATH.old is the plain model: not a checkpoint restore could take
-            checkpoint._remove(self.path + ".old")
+            checkpoint.remove(self.path + ".old")
             self._plain = False
 
     def _restore_pending(self, pending):
-        if not pending or unhexlify is None:
+        if not pending or binascii is None:
             return
-        data = unhexlify(pending[0])
+        data = binascii.unhexlify(pending[0])
         n_in = self.model.n_inputs
         rows = len(pending[1])
         if rows >= self.config["batch"] or len(data) != rows * n_in:

@@ -12,7 +12,7 @@ try:
 except (ImportError, ValueError, OSError) as e:  # ValueError: an .mpy of another arch
     raise ImportError("the native kernel needs udfa_native.mpy built for this port (%s)" % e)
 
-from udfa.kernels.plain import buffer, check_weights, matrix, row  # noqa: F401
+from udfa.kernels.plain import Handle, buffer, check_weights, matrix, row  # noqa: F401
 from udfa.pocket import BIAS_INPUT
 
 _nz = buffer(1, 2, "i")  # the C code's scratch: (value, offset) of a sum's nonzero terms
@@ -25,27 +25,13 @@ def _grow(n):
         _nz = buffer(n, 2, "i")
 
 
-class Layer:
-    """The handle bind() returns: the layer's arrays and sizes (the names viper's has, which
-    the conv ops read)."""
-
-    def __init__(self, layer):
-        self.layer = layer
-        self.n_in = layer.n_in
-        self.n_out = layer.n_out
-        self.W = layer.W
-        self.b = layer.b
-        self.values = layer.values
-        self.slopes = layer.slopes
-        self.wmax = layer.wmax
-        self.shift = min(layer.shift, 31)
 
 
 def bind(layer):
     """Prepare a layer for this kernel; returns the handle the other functions take."""
     check_weights(layer, "native")
     _grow(layer.n_in)
-    return Layer(layer)
+    return Handle(layer)
 
 
 def forward(L, x, rows, a, s):

@@ -60,10 +60,9 @@ def _shifted(M):
     return (M, mv[1:], mv[2:], mv[3:], mv[4:], mv[5:], mv[6:], mv[7:])
 
 
-class Layer:
-    """The handle bind() returns: the layer's arrays and sizes (the names viper's handle has,
-    which the conv ops read) and the shifted views of the buffers its sums read: the weights,
-    the bias, and the last feedback matrix and deltas passed in (the same ones every step)."""
+class Handle:
+    """What every kernel's bind() hands out at least: the layer's arrays and sizes, under the
+    names the conv ops read (plain, native and viper extend it)."""
 
     def __init__(self, layer):
         self.layer = layer
@@ -74,7 +73,16 @@ class Layer:
         self.values = layer.values
         self.slopes = layer.slopes
         self.wmax = layer.wmax
-        self.shift = layer.shift
+        self.shift = min(layer.shift, 31)  # model files hold shifts <= 30
+
+
+class Layer(Handle):
+    """The handle bind() returns: a Handle and the shifted views of the buffers its sums
+    read: the weights, the bias, and the last feedback matrix and deltas passed in (the same
+    ones every step)."""
+
+    def __init__(self, layer):
+        Handle.__init__(self, layer)
         self.Wv = _shifted(layer.W)
         self.bv = _shifted(layer.b)
         self.R = self.Rv = self.d = self.dv = None

@@ -30,26 +30,18 @@ if sys.implementation.name != "micropython":  # CPython, CircuitPython: no viper
 import micropython  # noqa: E402
 from array import array  # noqa: E402
 
-from udfa.kernels.plain import buffer, check_weights, matrix, row  # noqa: E402,F401
+from udfa.kernels.plain import Handle, buffer, check_weights, matrix, row  # noqa: E402,F401
 from udfa.pocket import BIAS_INPUT  # noqa: E402
 
 # P slots: what the Python wrappers hand to the viper loops
 _ROWS, _SHIFT, _OFFSET, _HI, _LO, _NCLS, _SLOPES, _BIAS = 0, 1, 2, 3, 4, 5, 6, 7
 
 
-class Layer:
+class Layer(Handle):
     """The handle bind() returns: the layer's arrays and sizes, a scratch row, call numbers."""
 
     def __init__(self, layer):
-        self.layer = layer
-        self.n_in = layer.n_in
-        self.n_out = layer.n_out
-        self.W = layer.W
-        self.b = layer.b
-        self.values = layer.values
-        self.slopes = layer.slopes
-        self.wmax = layer.wmax
-        self.shift = min(layer.shift, 31)
+        Handle.__init__(self, layer)
         # inputs above 127 only come in a uint8 buffer (the pixels of the first layer); below
         # that, reading the byte as signed gives the same value for 'B' and 'b' buffers
         self.flip = 0 if layer.in_max > 127 else 0x80
