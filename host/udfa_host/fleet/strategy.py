@@ -51,7 +51,6 @@ class IntegerFedAvg(FedAvg):
     round's figures (replies, dropped, bytes moved)."""
 
     def __init__(self, layout, min_replies=1, on_round=None, **fedavg):
-        fedavg.setdefault("fraction_evaluate", 0.0)  # the server evaluates the global model
         super().__init__(weighted_by_key=COUNT_KEY, **fedavg)
         self.layout = layout
         self.min_replies = min_replies
@@ -62,6 +61,9 @@ class IntegerFedAvg(FedAvg):
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.sent = len(messages)
         return messages
+
+    def configure_evaluate(self, server_round, arrays, config, grid):
+        return []  # the server evaluates the global model itself (server.py)
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
