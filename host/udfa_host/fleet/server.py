@@ -71,7 +71,9 @@ def run(grid, config, on_round=None):
             f.write(json.dumps(figures) + "\n")
         if on_round:
             on_round(figures)
-        return MetricRecord({"test-accuracy": figures.get("test-accuracy", 0.0)})
+        if test is None:
+            return None
+        return MetricRecord({"test-accuracy": figures["test-accuracy"]})
 
     train_config = ConfigRecord(dict(net, epochs=int(config.get("epochs", 1))))
     strategy.start(grid, ArrayRecord(weights.to_arrays(start)), int(config["rounds"]),
