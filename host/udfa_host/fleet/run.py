@@ -48,20 +48,21 @@ def board_list(tokens):
 
 
 def split_kind(text):
-    """'iid' -> ('iid', 0); 'noniid:K' -> ('noniid', K): each board sees K classes."""
+    """'iid' -> ('iid', 0); 'noniid:K' -> ('noniid', K): K label-sorted runs a board."""
     if text == "iid":
         return "iid", 0
     kind, _, k = text.partition(":")
     if kind == "noniid" and k.isdigit() and int(k) >= 1:
         return "noniid", int(k)
-    raise UsageError("--split %r: write iid, or noniid:K (K classes per board, e.g. noniid:2)"
+    raise UsageError("--split %r: write iid, or noniid:K (K label-sorted runs a board, e.g. noniid:2)"
                      % text)
 
 
 def split(labels, n_boards, kind, k, seed):
     """Sample indices per board. iid: a seeded shuffle dealt in turn. noniid:K: the samples
     sorted by label, cut into n_boards*K runs of consecutive indices, K runs per board at
-    random (McMahan et al.'s pathological split: each board sees about K classes)."""
+    random (McMahan et al.'s pathological split: a run spans one to a few classes, so a board
+    sees few of them, mostly K)."""
     rng = np.random.default_rng(seed)
     if kind == "iid":
         order = rng.permutation(len(labels))
@@ -78,7 +79,7 @@ def add_arguments(p):
                    help="the boards: ports, virtual:PROFILE or host, 'xN' repeating the one "
                    "before (e.g. virtual:rp2040 x4)")
     p.add_argument("--data", type=Path, required=True, help="folder of MNIST-format IDX files")
-    p.add_argument("--split", default="iid", help="iid, or noniid:K (K classes per board)")
+    p.add_argument("--split", default="iid", help="iid, or noniid:K (K runs of label-sorted samples a board)")
     p.add_argument("--rounds", type=positive, default=5)
     p.add_argument("--epochs", type=positive, default=1, help="epochs per board per round")
     p.add_argument("--samples", type=positive, help="only the first N training samples")
