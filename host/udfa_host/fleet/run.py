@@ -54,8 +54,8 @@ def split_kind(text):
     kind, _, k = text.partition(":")
     if kind == "noniid" and k.isdigit() and int(k) >= 1:
         return "noniid", int(k)
-    raise UsageError("--split %r: write iid, or noniid:K (K label-sorted runs a board, e.g. noniid:2)"
-                     % text)
+    raise UsageError("--split %r: write iid, or noniid:K (K label-sorted runs a board, e.g. "
+                     "noniid:2)" % text)
 
 
 def split(labels, n_boards, kind, k, seed):
@@ -79,7 +79,8 @@ def add_arguments(p):
                    help="the boards: ports, virtual:PROFILE or host, 'xN' repeating the one "
                    "before (e.g. virtual:rp2040 x4)")
     p.add_argument("--data", type=Path, required=True, help="folder of MNIST-format IDX files")
-    p.add_argument("--split", default="iid", help="iid, or noniid:K (K runs of label-sorted samples a board)")
+    p.add_argument("--split", default="iid",
+                   help="iid, or noniid:K (K runs of label-sorted samples a board)")
     p.add_argument("--rounds", type=positive, default=5)
     p.add_argument("--epochs", type=positive, default=1, help="epochs per board per round")
     p.add_argument("--samples", type=positive, help="only the first N training samples")
