@@ -188,7 +188,7 @@ def test_fleet_verb_on_the_demo_data(tmp_path, capsys):
     out = tmp_path / "fleet"
     assert cli.main(["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA),
                      "--split", "noniid:2", "--rounds", "2", "--samples", "300", "--out",
-                     str(out), "-q"]) == 0
+                     str(out), "--engine", "local", "-q"]) == 0
     said = capsys.readouterr().out
     assert "2 boards (host), split noniid:2: 150+150 samples" in said
     log = [json.loads(l) for l in (out / server.LOG).read_text().splitlines()]
@@ -197,3 +197,15 @@ def test_fleet_verb_on_the_demo_data(tmp_path, capsys):
     assert model_file.load(str(out / server.GLOBAL)).sizes == (196, 112, 10)
     assert cli.main(["fleet", "--boards", "x2", "--data", str(cli.DEMO_DATA)]) == 1
     assert "repeats the board before it" in capsys.readouterr().err
+
+
+def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
+    """The same rounds on Flower's Deployment Engine (a SuperLink and 2 SuperNodes on
+    loopback, ClientApps in their own processes): the same global model. About 30 s."""
+    common = ["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA), "--rounds",
+              "1", "--samples", "100", "-q"]
+    assert cli.main(common + ["--out", str(tmp_path / "local"), "--engine", "local"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "dep")]) == 0
+    assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
+            (tmp_path / "local" / server.GLOBAL).read_bytes())
+    assert (tmp_path / "dep" / "flwr" / "superlink.log").stat().st_size > 0

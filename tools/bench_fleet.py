@@ -23,7 +23,7 @@ def fleet(work, name, boards, split, a):
     out = Path(work) / name
     argv = ["--boards"] + boards + ["--data", str(a.data), "--split", split, "--rounds",
                                     str(a.rounds), "--epochs", str(a.epochs), "--out", str(out),
-                                    "--profile", a.profile, "-q"]
+                                    "--profile", a.profile, "--engine", a.engine, "-q"]
     if a.samples:
         argv += ["--samples", str(a.samples)]
     p = cli.Parser(prog="udfa fleet")
@@ -40,6 +40,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=1, help="epochs per board per round")
     p.add_argument("--samples", type=int, help="only the first N training samples")
+    p.add_argument("--engine", default="local", choices=("local", "deployment"),
+                   help="Flower's in-process grid (default) or its Deployment Engine")
     a = p.parse_args()
     boards = a.boards.split()
     with tempfile.TemporaryDirectory(prefix="udfa-bench-fleet-") as work:

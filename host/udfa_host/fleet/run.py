@@ -4,10 +4,13 @@
 
 splits the training data per board (split()), writes each board's shards, starts the global
 model from the profile's network and seed, and runs the rounds: Flower's ServerApp (server.py)
-and one ClientApp per board (client.py), connected by the in-process Grid (grid.py). Each
+and one ClientApp per board (client.py), on Flower's Deployment Engine (deployment.py: a
+SuperLink and a SuperNode per board) or, with --engine local, connected by the in-process
+Grid (grid.py). Each
 board gets udfa installed and its shards pushed in its first round (later rounds skip what it
 holds). In OUT: global.udfa, rounds.jsonl (one line a round), rounds.png, nodes/<i>/ (the
-shards of board i) and boards/<i>/ (virtual boards' flash). `--boards host x4` runs the same
+shards of board i), boards/<i>/ (virtual boards' flash), app/ and flwr/ (the Flower app
+and its processes' logs, deployment engine). `--boards host x4` runs the same
 rounds on the PC's numpy kernel: the same weights as boards for the same split and seed.
 """
 import contextlib
@@ -92,6 +95,10 @@ def add_arguments(p):
     p.add_argument("--out", type=Path, default=Path("udfa-fleet"), help="folder for results")
     p.add_argument("--interpreter", help="for virtual boards: the MicroPython to run")
     p.add_argument("--kernel", help="the boards' kernel (default: the fastest each has)")
+    p.add_argument("--engine", choices=("deployment", "local"), default="deployment",
+                   help="deployment: Flower's Deployment Engine, a SuperLink and one SuperNode "
+                   "per board on loopback (default); local: the same apps over an in-process "
+                   "grid (no processes to start: about 6 s a round faster)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -179,11 +186,20 @@ def run(args):
                               " (dropped nodes %s)" % f["dropped"] if f["dropped"] else "",
                               f["bytes"], f["seconds"]))
 
-    local = grid.LocalGrid(client.app, nodes)
     try:
-        model = server.run(local, config, on_round)
+        if args.engine == "deployment":
+            from . import deployment
+            from udfa import model as model_file
+
+            deployment.run(nodes, config, args.out, on_round)
+            model = model_file.load(str(args.out / server.GLOBAL))
+        else:
+            local = grid.LocalGrid(client.app, nodes)
+            try:
+                model = server.run(local, config, on_round)
+            finally:
+                local.close()
     finally:
-        local.close()
         bar.close()
     chart = plot(args.out / server.LOG, args.out / "rounds.png",
                  "%d x %s, %s" % (len(boards), name, args.split))

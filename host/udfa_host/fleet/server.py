@@ -5,6 +5,7 @@ The run config (Flower's [tool.flwr.app.config], or run.py's dict) names:
   out          folder for global.udfa (rewritten after every round) and rounds.jsonl
   rounds, epochs, min-replies   rounds to run, epochs each board trains per round, the good
                replies a round needs to change the model
+  min-nodes    nodes that must be connected before a round starts (default 1)
   test-data, size   optional: an IDX folder and image side for the test accuracy per round
 After every round one JSON line goes to rounds.jsonl: the round, replies, dropped nodes,
 bytes moved (model down to every node asked plus the good replies up), samples, the boards'
@@ -47,7 +48,7 @@ def run(grid, config, on_round=None):
     pending = {}
     strategy = IntegerFedAvg(weights.layout(start), int(config.get("min-replies", 1)),
                              on_round=pending.update, min_train_nodes=1,
-                             min_available_nodes=1)
+                             min_available_nodes=int(config.get("min-nodes", 1)))
     log_path = out / LOG
     log_path.write_text("")
     clock = [time.monotonic()]
