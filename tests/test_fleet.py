@@ -6,6 +6,7 @@ Skipped without flwr (pip install 'udfa[fleet]'). The `tiny` fixture (test_cli.p
 import json
 import logging
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -209,3 +210,12 @@ def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
             (tmp_path / "local" / server.GLOBAL).read_bytes())
     assert (tmp_path / "dep" / "flwr" / "superlink.log").stat().st_size > 0
+
+
+def test_fleet_verb_without_flower(monkeypatch, capsys):
+    import udfa_host.fleet
+
+    monkeypatch.setitem(sys.modules, "udfa_host.fleet.run", None)  # as if flwr were missing
+    monkeypatch.delattr(udfa_host.fleet, "run", raising=False)
+    assert cli.main(["fleet"]) == 1
+    assert "udfa fleet needs Flower: pip install 'udfa[fleet]'" in capsys.readouterr().err
