@@ -549,6 +549,23 @@ def cmd_fit_cnn(args):
     return fit_cnn.run(args)
 
 
+def setup_fleet(p):
+    try:
+        from .fleet import run
+    except ImportError as e:
+        p.set_defaults(missing="udfa fleet needs Flower: pip install 'udfa[fleet]' (%s)" % e)
+        return
+    run.add_arguments(p)
+
+
+def cmd_fleet(args):
+    if getattr(args, "missing", None):
+        raise UsageError(args.missing)
+    from .fleet import run
+
+    return run.run(args)
+
+
 # name -> (function, argparse setup, one-line help)
 VERBS = {
     "prepare": (cmd_prepare, setup_prepare, "IDX files -> data shards sized for a board"),
@@ -565,6 +582,7 @@ VERBS = {
     "fit": (cmd_fit, setup_fit, "train on the PC (numpy kernel, same integer rules)"),
     "fit-cnn": (cmd_fit_cnn, setup_fit_cnn,
                 "train an integer CNN or LES MLP on the PC (spec string, e.g. c16k3p2-f10)"),
+    "fleet": (cmd_fleet, setup_fleet, "federated training over several boards, on Flower"),
 }
 
 
