@@ -82,7 +82,8 @@ def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=N
     checkpoint: identical to one run of `epochs`). rule: the rule's settings (agent's
     DFA_SETTINGS, or LES_SETTINGS for a CNN / LES model). figures(model, h): adds its figures
     to the epoch's dict h and returns the score to maximize (validation accuracy) or None.
-    Returns (model, history): the model of the best-scoring epoch (the last without scores),
+    Returns (model, history): the model of the best-scoring epoch (the later of equals; the
+    last without scores),
     stopping early after `patience` epochs without a better score."""
     ckpt = str(Path(work) / "ckpt.udfa")
     ops = conv_numpy if "bw_shift" in rule else None
@@ -106,7 +107,7 @@ def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=N
              "samples_per_s": samples / seconds}
         history.append(h)
         score = figures(model, h) if figures else None
-        if score is None or best_score is None or score > best_score:
+        if score is None or best_score is None or score >= best_score:  # ties: the later
             best, best_score = (model, h["epoch"]), score
         elif patience and h["epoch"] - best[1] >= patience:
             break
