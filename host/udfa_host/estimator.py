@@ -22,6 +22,8 @@ from udfa_host.shards import write_shards
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
     HAVE_SKLEARN = True
 except ImportError:  # the same contract without scikit-learn
     HAVE_SKLEARN = False
@@ -96,17 +98,32 @@ class Classifier(ClassifierMixin, BaseEstimator):
             return tags
 
     def fit(self, X, y):
+        if y is None:
+            raise ValueError("Classifier requires y to be passed, but the target y is None")
+        X, y = self._validate(X, y, True)
         data = datasets.from_arrays(X, y, "X")
-        self._start(data, np.unique(np.asarray(y)))
+        self._start(data, np.unique(y))
         return self._train(data, self._epochs(len(data)), self.validation)
+
+    def _validate(self, X, y=None, reset=False):
+        """scikit-learn's own input checks where it is installed (its error messages, sparse
+        and complex input refused, n_features_in_); numpy arrays otherwise."""
+        if not HAVE_SKLEARN:
+            return np.asarray(X), (None if y is None else np.asarray(y))
+        if y is None:
+            return validate_data(self, X, reset=reset, allow_nd=True), None
+        X, y = validate_data(self, X, y, reset=reset, allow_nd=True)
+        check_classification_targets(y)
+        return X, y
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y), from where the last call left the weights (the first call
         fits the input map on its X and needs `classes`, or takes y's). Each call is
         agent.train on shards of this data, fresh=True from the current model."""
         first = not hasattr(self, "model_")
+        X, y = self._validate(X, y, first)
         if first:
-            classes = np.unique(np.asarray(y)) if classes is None else np.asarray(classes)
+            classes = np.unique(y) if classes is None else np.asarray(classes)
             data = datasets.from_arrays(X, y, "X", classes=np.sort(classes))
             self._start(data, np.sort(classes))
         else:
@@ -115,7 +132,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return self._train(data, 1, 0.0)
 
     def predict(self, X):
-        return self.classes_[predict_u8(self.model_, self._inputs(X), 500)]
+        u8 = self._inputs(X)
+        return self.classes_[predict_u8(self.model_, u8, 500)]
 
     def decision_function(self, X):
         """The output layer's integer activations (N, classes); for two classes, the second
@@ -142,17 +160,19 @@ class Classifier(ClassifierMixin, BaseEstimator):
     # ---- the work -----------------------------------------------------------------------
 
     def _check_fitted(self):
-        if not hasattr(self, "model_"):
+        if HAVE_SKLEARN:
+            check_is_fitted(self, "model_")
+        elif not hasattr(self, "model_"):
             raise NotFittedError("this Classifier is not fitted yet: call fit first")
 
     def _check_features(self, data):
-        if data.n_inputs != self.n_features_in_:
+        if data.n_inputs != self.prep_.n:
             raise ValueError("X has %d features, but this Classifier was fitted on %d"
-                             % (data.n_inputs, self.n_features_in_))
+                             % (data.n_inputs, self.prep_.n))
 
     def _inputs(self, X):
         self._check_fitted()
-        x = np.asarray(X)
+        x = self._validate(X)[0]
         if x.ndim < 2:
             raise ValueError("expected 2D array (samples, features), got shape %s; reshape "
                              "a single sample with X.reshape(1, -1)" % (x.shape,))
@@ -160,9 +180,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
             raise ValueError("X holds %s, not numbers" % x.dtype)
         if x.dtype.kind == "f" and not np.isfinite(x).all():
             raise ValueError("X holds NaN or infinity; fill in or drop missing values")
-        if int(np.prod(x.shape[1:])) != self.n_features_in_:
+        if int(np.prod(x.shape[1:])) != self.prep_.n:
             raise ValueError("X has %d features, but this Classifier was fitted on %d"
-                             % (int(np.prod(x.shape[1:])), self.n_features_in_))
+                             % (int(np.prod(x.shape[1:])), self.prep_.n))
         return preprocess.apply(self.prep_, x)
 
     def _epochs(self, n):
@@ -172,8 +192,11 @@ class Classifier(ClassifierMixin, BaseEstimator):
         """Fix the classes, the input map (fitted on the training part), the network."""
         if self.rule not in ("dfa", "les"):
             raise ValueError("rule must be 'dfa' or 'les', not %r" % (self.rule,))
+        if data.n_inputs < 2:  # the host's numpy kernel keeps 1-column buffers as vectors
+            raise ValueError("X has 1 feature(s); udfa trains on 2 or more: add a feature")
         self.classes_ = classes
-        self.n_features_in_ = data.n_inputs
+        if not HAVE_SKLEARN:
+            self.n_features_in_ = data.n_inputs
         k = len(classes)
         profile = load_profile(self.profile) if self.profile else None
         budget = datasets.weights_budget(profile) if profile else None

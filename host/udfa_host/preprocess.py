@@ -47,11 +47,13 @@ def to_fixed(x, frac):
 
 def fit(x, shape=None, names=None, frac=None):
     """The Prep of training data x (N, n features), real or integer: each feature's range
-    [min, max] maps onto 0..255. uint8 data (images) keep their values (lo 0, hi 255, mul 1)."""
+    [min, max] maps onto 0..255. uint8 images (N, H, W[, C]) keep their values (lo 0, hi 255,
+    mul 1): a pixel is already a byte, and a border pixel that is always 0 stays 0."""
     x = np.asarray(x)
+    images = x.dtype == np.uint8 and x.ndim >= 3
     x = x.reshape(len(x), -1)
     n = x.shape[1]
-    if x.dtype == np.uint8:
+    if images:
         p = Prep(n, 0, shape, names)
         for i in range(n):
             p.hi[i], p.mul[i] = 255, 1
