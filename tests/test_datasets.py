@@ -146,3 +146,29 @@ def test_model_section(tmp_path):
     (tmp_path / "bad.udfa").write_bytes(bytes(flipped))
     with pytest.raises(ModelError, match="CRC mismatch"):
         load(tmp_path / "bad.udfa")
+
+
+def test_prepare_and_eval_a_csv(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    x = rng.normal(0, 1, (300, 3)) + y[:, None] * 3
+    names = np.array(["off", "on"])[y]
+    lines = ["a,b,c,state"] + ["%r,%r,%r,%s" % (*map(float, r), n) for r, n in zip(x, names)]
+    write(tmp_path / "train.csv", "\n".join(lines[:201]) + "\n")
+    write(tmp_path / "test.csv", "\n".join(lines[:1] + lines[201:]) + "\n")
+    out = tmp_path / "shards"
+    assert main(["prepare", "--data", str(tmp_path / "train.csv"), "--out", str(out)]) == 0
+    assert main(["prepare", "--data", str(tmp_path / "test.csv"), "--split", "test",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "200 train samples of 3 inputs, 2 classes (off, on)" in printed
+    assert "100 test samples" in printed and (out / "input-map.udfp").is_file()
+    from udfa_host import Classifier
+    from udfa_host.shards import read_shard
+    clf = Classifier(hidden=8, epochs=5).fit(x[:200], names[:200])
+    clf.save(tmp_path / "m.udfa")
+    _, labels, head = read_shard(out / "test-000.uds")
+    assert head["width"] == 3 and labels.tolist() == y[200:].tolist()
+    assert main(["eval", str(tmp_path / "m.udfa"), "--data", str(tmp_path / "test.csv")]) == 0
+    accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
+    assert accuracy == pytest.approx(100 * clf.score(x[200:], names[200:]), abs=0.01)

@@ -188,8 +188,8 @@ def load(source, label=None, split="train", size=None, limit=None):
             images, labels = load_images(path, split, size, limit)
         data = from_arrays(images, labels, str(path), classes=np.arange(10))
     elif not path.is_file():
-        raise DataError("%s: no such file or folder; name a .csv, .npy or .npz file or an IDX "
-                        "folder" % path)
+        raise DataError("%s: no such folder or file; name an IDX folder or a .csv, .npy or .npz "
+                        "file" % path)
     elif path.suffix.lower() == ".csv":
         data = read_csv(path, label)
     elif path.suffix.lower() in (".npy", ".npz"):

@@ -5,6 +5,7 @@
 import numpy as np
 
 from udfa.prep import PRODUCT_LIMIT, VALUE_LIMIT, Prep
+from udfa_host.idx import DataError
 
 MAX_FRAC = 16
 # Fraction bits for real-valued data: the widest feature's range stays within 2^RANGE_BITS
@@ -15,7 +16,7 @@ SCALE_SHIFT = 21  # the multiplier rounds up, so the top of the range gives 255:
 #                   (hi - lo) * mul <= 255 * 2^21 + (hi - lo) < 2^30 while hi - lo < 2^29
 
 
-class PrepError(ValueError):
+class PrepError(DataError):
     """Data the input map cannot hold (values too large for the board's integers)."""
 
 
