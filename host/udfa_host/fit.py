@@ -83,8 +83,7 @@ def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=N
     DFA_SETTINGS, or LES_SETTINGS for a CNN / LES model). figures(model, h): adds its figures
     to the epoch's dict h and returns the score to maximize (validation accuracy) or None.
     Returns (model, history): the model of the best-scoring epoch (the later of equals; the
-    last without scores),
-    stopping early after `patience` epochs without a better score."""
+    last without scores), stopping early after `patience` epochs without a better score."""
     ckpt = str(Path(work) / "ckpt.udfa")
     ops = conv_numpy if "bw_shift" in rule else None
     history, best, best_score = [], None, None
