@@ -178,8 +178,8 @@ def run(args):
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
     sizes = [train_x[0].size] + settings["hidden"] + [10]
-    print("udfa fit: %s, %d training samples, %s" % (
-        "-".join(map(str, sizes)), len(train_x),
+    print("udfa fit: %s, %d training samples (%d%% held out to pick the epoch), %s" % (
+        "-".join(map(str, sizes)), len(train_x), round(100 * args.validation),
         ", ".join("%s=%s" % (k, settings[k]) for k in SETTINGS if k not in ("hidden", "size"))))
     log = open(args.log, "a") if args.log else None
 
