@@ -250,9 +250,9 @@ def prepare_file(args, profile):
     data = datasets.load(args.data, args.label, limit=args.limit)
     map_path = args.map or args.out / MAP_NAME
     if args.split == "train":
-        hidden = profile["network"].get("hidden") or [datasets.auto_hidden(
-            data.n_inputs, len(data.classes), datasets.weights_budget(profile))]
-        datasets.check_fits(data, profile, hidden)
+        # the widest hidden layer within the board's budget: refused only if none fits
+        datasets.check_fits(data, profile, [datasets.auto_hidden(
+            data.n_inputs, len(data.classes), datasets.weights_budget(profile))])
         input_map = preprocess.fit(data.x, data.shape, data.classes)
         args.out.mkdir(parents=True, exist_ok=True)
         with open(output_file(map_path, "input map"), "wb") as f:

@@ -209,7 +209,7 @@ def check_fits(data, profile, hidden):
     budget = weights_budget(profile)
     if need > budget:
         raise DataError("%s: a %s network needs %d bytes of weights, the %s profile's heap "
-                        "holds %d; pass fewer --hidden units or fewer features"
+                        "holds %d; use fewer hidden units or fewer features"
                         % (data.source, "-".join(map(str, sizes)), need, profile["name"],
                            budget))
     return sizes
