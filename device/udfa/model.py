@@ -79,7 +79,6 @@ class Model:
         self.sizes = tuple(sizes)
         self.in_max = in_max
         self.seed = seed
-        self.prep = None  # the input map (udfa.prep.Prep) of a model trained on your own data
         self.layers = []
         for k in range(len(sizes) - 1):
             self.layers.append(Dense(sizes[k], sizes[k + 1], acts[k], shifts[k], in_max))
@@ -111,23 +110,16 @@ class Model:
         return sum(2 * (len(l.W) + len(l.b)) for l in self.layers)
 
     def save(self, path):
-        save(self, path)
+        with open(path, "wb") as f:
+            self.write(f)
+            if getattr(self, "prep", None):  # its input map (udfa.prep), as a trailing section
+                self.prep.write(f)
 
     def write(self, f):
         """Write the model file: header, layers, int16 little-endian weights, CRC-32."""
         crc = _write(f, struct.pack(_HEADER, MAGIC, VERSION, len(self.layers), self.in_max,
                                     self.seed), 0)
         write_layers(f, self.layers, crc)
-
-
-def save(model, path):
-    """Write the model file, then its input map (udfa.prep) as an optional trailing section
-    when it has one: a reader that does not know the section stops at the model's CRC.
-    (Checkpoints hold the model alone: checkpoint.save calls model.write.)"""
-    with open(path, "wb") as f:
-        model.write(f)
-        if getattr(model, "prep", None) is not None:
-            model.prep.write(f)
 
 
 def write_layers(f, layers, crc):
@@ -232,14 +224,9 @@ def load(path):
                          "(agent.create, 'udfa train --fresh')" % path, "not found")
     with f:
         model = read(f, path)
-        end = f.tell()
-        if f.read(4) == b"UDFP":  # the optional section: the model's input map (udfa.prep)
-            f.seek(end)
-            from udfa import prep
-            try:
-                model.prep = prep.read(f, path)
-            except ValueError as e:
-                raise ModelError("model " + str(e), "input map damaged")
+        if f.read(4) == b"UDFP":  # an optional section follows: the model's input map
+            from udfa.prep import attach
+            attach(model, f, path)
         return model
 
 

@@ -81,6 +81,10 @@ class Prep:
 
     def write(self, f):
         names = self._names_bytes()
+        if len(names) > MAX_NAMES or len(self.names or ()) > 255 or b"\n" in b"".join(
+                n.encode() for n in self.names or ()):
+            raise ValueError("prep: class names of %d bytes (at most %d, 255 names, no line "
+                             "breaks in a name)" % (len(names), MAX_NAMES))
         h, w, c = self.shape
         head = struct.pack(_HEAD, MAGIC, VERSION, self.frac, self.n, h, w, c,
                            len(self.names or ()), len(names))
@@ -91,14 +95,26 @@ class Prep:
         f.write(struct.pack("<I", crc & 0xFFFFFFFF))
 
 
+def attach(model, f, path):
+    """Read the section whose magic udfa.model.load just read from f into model.prep; a
+    damaged one raises ModelError (the model file's own error)."""
+    from udfa.model import ModelError
+    f.seek(f.tell() - len(MAGIC))
+    try:
+        model.prep = read(f, path)
+    except ValueError as e:
+        raise ModelError("model " + str(e), "input map damaged")
+
+
 def body_len(n, names_len):
     return 13 * n + names_len  # lo, hi, mul int32 and sh u8 per feature; names
 
 
 def read(f, path):
     """The Prep of the section at f's position, or None (f left there) when none starts there
-    (an older model file ends at its CRC; a checkpoint's state follows it). ValueError names path when the section is damaged:
-    its sizes and CRC are checked before anything of its size is allocated."""
+    (an older model file ends at its CRC; a checkpoint's state follows it). ValueError names
+    path when the section is damaged: its sizes and CRC are checked before anything of its
+    size is allocated."""
     start = f.tell()
     head = f.read(HEAD_LEN)
     if head[:4] != MAGIC:  # nothing, or a checkpoint's state: no input map

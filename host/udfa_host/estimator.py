@@ -154,7 +154,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         names and input shape in its trailing section."""
         self._check_fitted()
         self.model_.prep = self.prep_
-        model_file.save(self.model_, str(path))
+        preprocess.save_model(self.model_, str(path))
         return path
 
     # ---- the work -----------------------------------------------------------------------
@@ -234,7 +234,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
             shards = [str(p) for p in write_shards(x, data.y[train_idx], work, "train",
                                                    1 << 30, n_classes=max(2, k))]
             model_path = str(Path(work) / "start.udfa")
-            model_file.save(self.model_, model_path)
+            preprocess.save_model(self.model_, model_path)
 
             def figures(model, h):
                 if len(val_y):

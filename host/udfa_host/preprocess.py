@@ -98,3 +98,12 @@ def apply(p, x):
     lo, hi, mul, sh = arrays(p)
     v = np.clip(to_fixed(x, p.frac), lo, hi)
     return np.minimum(((v - lo) * mul) >> sh, 255).astype(np.uint8)
+
+
+def save_model(model, path):
+    """Write a model file with the model's input map (model.prep) as its trailing section:
+    udfa.model.Model.save does the same for an MLP; this serves a udfa.conv model (LES) too."""
+    with open(path, "wb") as f:
+        model.write(f)
+        if getattr(model, "prep", None):
+            model.prep.write(f)
