@@ -102,8 +102,12 @@ class Classifier(ClassifierMixin, BaseEstimator):
             raise ValueError("Classifier requires y to be passed, but the target y is None")
         X, y = self._validate(X, y, True)
         data = datasets.from_arrays(X, y, "X")
-        self._start(data, np.unique(y))
-        return self._train(data, self._epochs(len(data)), self.validation)
+        train, val = (split_validation(data.y, self.validation, self.seed) if self.validation
+                      else (np.arange(len(data)), np.zeros(0, np.int64)))
+        if not len(train):
+            raise ValueError("no samples left to train on after the validation split")
+        self._start(data.take(train), np.unique(y))
+        return self._train(data, self._epochs(len(data)), train, val)
 
     def _validate(self, X, y=None, reset=False):
         """scikit-learn's own input checks where it is installed (its error messages, sparse
@@ -129,7 +133,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         else:
             data = datasets.from_arrays(X, y, "X", classes=self.classes_)
             self._check_features(data)
-        return self._train(data, 1, 0.0)
+        return self._train(data, 1, np.arange(len(data)), np.zeros(0, np.int64))
 
     def predict(self, X):
         u8 = self._inputs(X)
@@ -189,7 +193,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return self.epochs or auto_epochs(n)
 
     def _start(self, data, classes):
-        """Fix the classes, the input map (fitted on the training part), the network."""
+        """Fix the classes, the input map (fitted on `data`: the training part, without the
+        validation split), the network."""
         if self.rule not in ("dfa", "les"):
             raise ValueError("rule must be 'dfa' or 'les', not %r" % (self.rule,))
         if data.n_inputs < 2:  # the host's numpy kernel keeps 1-column buffers as vectors
@@ -216,12 +221,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
                              shape=data.shape, seed=self.seed)
             self.model_ = model_file.load(model_path)
 
-    def _train(self, data, epochs, validation):
+    def _train(self, data, epochs, train_idx, val_idx):
+        """Train `epochs` on data's rows train_idx; rows val_idx pick the epoch kept."""
         k = len(self.classes_)
-        train_idx, val_idx = (split_validation(data.y, validation, self.seed) if validation
-                              else (np.arange(len(data)), np.zeros(0, np.int64)))
-        if not len(train_idx):
-            raise ValueError("no samples left to train on after the validation split")
         u8 = preprocess.apply(self.prep_, data.x)
         val_x, val_y = u8[val_idx], data.y[val_idx]
         shape = data.shape if data.x.ndim == 4 else (1, data.n_inputs, 1)
