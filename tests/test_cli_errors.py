@@ -39,7 +39,7 @@ CASES = [
     (["prepare", "--data", DEMO, "--split", "val"], "--split: invalid choice"),
     (["prepare", "--data", DEMO, "--profile", "nope"], "unknown board profile 'nope'"),
     (["prepare", "--data", "no-such-dir"], "no-such-dir: no such folder"),
-    (["prepare", "--data", "notes.txt"], "notes.txt: no such folder"),
+    (["prepare", "--data", "notes.txt"], "notes.txt: a .txt file; udfa reads .csv"),
     (["prepare", "--data", DEMO, "--out", "notes.txt"], "notes.txt is a file: name a folder"),
     (["prepare"], "the following arguments are required: --data"),
     # deploy, push, pull

@@ -27,3 +27,21 @@ def test_fit_recipe_shifts_reach_the_model(tmp_path):
     assert cli.main(["fit", "--data", str(DEMO), "--recipe", "mnist", "--epochs", "1",
                      "--limit", "100", "--out", str(out)]) == 0
     assert [l.shift for l in model_file.load(str(out)).layers] == [14, 12]  # the recipe's
+
+
+def test_validation_split_picks_the_epoch(tmp_path, capsys):
+    """fit and fit-cnn hold out --validation of the training data (stratified) and write the
+    model of the epoch it scores best; the test set is only reported."""
+    log = tmp_path / "fit.jsonl"
+    assert cli.main(["fit", "--data", str(DEMO), "--recipe", "mnist14-esp32", "--epochs", "3",
+                     "--limit", "1000", "--validation", "0.2", "--out",
+                     str(tmp_path / "m.udfa"), "--log", str(log)]) == 0
+    history = [json.loads(line) for line in log.read_text().splitlines()]
+    kept = max(history[::-1], key=lambda h: h["val_accuracy"])  # ties: the later epoch
+    out = capsys.readouterr().out
+    assert "1000 training samples (20% held out to pick the epoch)" in out
+    assert "kept epoch %d, picked on the validation split" % kept["epoch"] in out
+    assert cli.main(["fit-cnn", "--data", str(DEMO), "--recipe", "les-mlp", "--size", "14",
+                     "--epochs", "2", "--limit", "500", "--validation", "0", "--out",
+                     str(tmp_path / "c.udfa")]) == 0
+    assert "kept epoch 2 (the last)" in capsys.readouterr().out

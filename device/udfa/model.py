@@ -112,6 +112,8 @@ class Model:
     def save(self, path):
         with open(path, "wb") as f:
             self.write(f)
+            if getattr(self, "prep", None):  # its input map (udfa.prep), as a trailing section
+                self.prep.write(f)
 
     def write(self, f):
         """Write the model file: header, layers, int16 little-endian weights, CRC-32."""
@@ -221,7 +223,11 @@ def load(path):
         raise ModelError("model %s not found: name an existing model file, or create one "
                          "(agent.create, 'udfa train --fresh')" % path, "not found")
     with f:
-        return read(f, path)
+        model = read(f, path)
+        if f.read(4) == b"UDFP":  # an optional section follows: the model's input map
+            from udfa.prep import attach
+            attach(model, f, path)
+        return model
 
 
 def read(f, path):

@@ -194,9 +194,19 @@ def load_model_file(path):
 
 # ---- verbs ----------------------------------------------------------------------------------
 
+def data_options(p, required):
+    p.add_argument("--data", required=required, type=Path,
+                   help="a .csv file (header row), .npy or .npz (X and y) file, or a folder of "
+                   "MNIST-format IDX files (e.g. data/mnist-demo)")
+    p.add_argument("--label", help="CSV: the label column (default: the column named "
+                   "label, class, target or y, else the last); .npy: its index")
+    p.add_argument("--map", type=Path, help="a file's input map (offset and scale per "
+                   "feature): written by 'prepare --split train', read by the test split "
+                   "and eval (default: OUT/input-map.udfp; eval: the model's own)")
+
+
 def setup_prepare(p):
-    p.add_argument("--data", required=True, type=Path,
-                   help="folder of MNIST-format IDX files (e.g. data/mnist-demo)")
+    data_options(p, True)
     p.add_argument("--split", choices=("train", "test"), default="train")
     p.add_argument("--size", type=int, choices=(28, 14),
                    help="image side; 14 halves each side (default: the profile's network)")
@@ -206,12 +216,17 @@ def setup_prepare(p):
     p.add_argument("--limit", type=positive, help="only the first N samples")
 
 
+MAP_NAME = "input-map.udfp"
+
+
 def cmd_prepare(args):
     from .shards import write_shards
 
     profile = load_profile(args.profile)
-    size = args.size or side_for(profile["network"]["inputs"])
     output_folder(args.out, "shards")
+    if not args.data.is_dir():
+        return prepare_file(args, profile)
+    size = args.size or side_for(profile["network"]["inputs"])
     images, labels = load_images(args.data, args.split, size, args.limit)
     paths = write_shards(images, labels, args.out, args.split, profile["shard_bytes"],
                          n_classes=profile["network"]["outputs"])
@@ -220,6 +235,65 @@ def cmd_prepare(args):
           % (len(paths), args.out, len(labels), args.split, size, size, total,
              profile["shard_bytes"], args.profile))
     return paths
+
+
+def prepare_file(args, profile):
+    """prepare for a .csv / .npy / .npz file: the train split fits the input map and writes it
+    beside the shards; the test split applies that map."""
+    from udfa import prep as prep_file
+
+    from . import datasets, preprocess
+    from .shards import write_shards
+
+    if args.size:
+        raise UsageError("--size halves IDX images; %s is a file: leave --size out" % args.data)
+    data = datasets.load(args.data, args.label, limit=args.limit)
+    map_path = args.map or args.out / MAP_NAME
+    if args.split == "train":
+        # the widest hidden layer within the board's budget: refused only if none fits
+        datasets.check_fits(data, profile, [datasets.auto_hidden(
+            data.n_inputs, len(data.classes), datasets.weights_budget(profile))])
+        input_map = preprocess.fit(data.x, data.shape, data.classes)
+        args.out.mkdir(parents=True, exist_ok=True)
+        with open(output_file(map_path, "input map"), "wb") as f:
+            input_map.write(f)
+    else:
+        input_map = read_map(map_path, "make it with 'udfa prepare --split train' first")
+        data.y = names_to_indices(data, input_map.names)
+    x = preprocess.apply(input_map, data.x).reshape((len(data),) + data.shape)
+    paths = write_shards(x, data.y, args.out, args.split, profile["shard_bytes"],
+                         n_classes=len(input_map.names))
+    print("wrote %d shards to %s: %d %s samples of %d inputs, %d classes (%s); input map %s"
+          % (len(paths), args.out, len(data), args.split, data.n_inputs,
+             len(input_map.names), ", ".join(input_map.names[:8]), map_path))
+    return paths
+
+
+def read_map(path, todo):
+    from udfa import prep as prep_file
+
+    if not Path(path).is_file():
+        raise UsageError("no input map at %s: %s" % (path, todo))
+    with open(path, "rb") as f:
+        try:
+            found = prep_file.read(f, str(path))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    if found is None:
+        raise UsageError("%s is not an input map: %s" % (path, todo))
+    return found
+
+
+def names_to_indices(data, names):
+    """data's labels as indices into the class names of a training split (or a model)."""
+    from .idx import DataError
+
+    where = {n: i for i, n in enumerate(names or ())}
+    missing = [c for c in data.classes if c not in where]
+    if missing:
+        raise DataError("%s: label %r is not one of the trained classes (%s)"
+                        % (data.source, missing[0], ", ".join(names or ())))
+    return np.array([where[c] for c in data.classes], np.int64)[data.y]
 
 
 def setup_deploy(p):
@@ -343,7 +417,7 @@ def cmd_pull(args):
 
 def setup_eval(p):
     p.add_argument("model", type=Path, help="model (or checkpoint) file")
-    p.add_argument("--data", type=Path, help="folder of MNIST-format IDX files")
+    data_options(p, False)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--size", type=int, choices=(28, 14),
                    help="image side (default: from the model's inputs)")
@@ -361,6 +435,8 @@ def cmd_eval(args):
     model = load_model_file(args.model)
     if args.shards:
         images, labels = eval_shards(model, args.model, shard_files(args.shards))
+    elif not args.data.is_dir():
+        images, labels = eval_file(model, args)
     else:
         if args.size and args.size ** 2 != model.n_inputs:
             raise UsageError("%s takes %d inputs, not %dx%d images: %s" % (
@@ -380,6 +456,23 @@ def cmd_eval(args):
     if args.out:
         args.out.write_text(json.dumps(result) + "\n")
     return result
+
+
+def eval_file(model, args):
+    """(inputs, labels) of a .csv / .npy / .npz file, through the model's input map (or
+    --map's)."""
+    from . import datasets, preprocess
+
+    data = datasets.load(args.data, args.label)
+    input_map = (read_map(args.map, "name the input-map.udfp 'udfa prepare' wrote")
+                 if args.map else getattr(model, "prep", None))
+    if input_map is None:
+        raise UsageError("%s holds no input map: pass --map (the input-map.udfp 'udfa "
+                         "prepare' wrote beside the shards)" % args.model)
+    if data.n_inputs != model.n_inputs:
+        raise UsageError("%s has %d features a sample, %s takes %d" % (
+            args.data, data.n_inputs, args.model, model.n_inputs))
+    return preprocess.apply(input_map, data.x), names_to_indices(data, input_map.names)
 
 
 def side_of(n_inputs):
@@ -568,7 +661,8 @@ def cmd_fleet(args):
 
 # name -> (function, argparse setup, one-line help)
 VERBS = {
-    "prepare": (cmd_prepare, setup_prepare, "IDX files -> data shards sized for a board"),
+    "prepare": (cmd_prepare, setup_prepare,
+                "CSV, numpy or IDX data -> data shards sized for a board"),
     "deploy": (cmd_deploy, setup_deploy, "install the udfa device package on a board"),
     "push": (cmd_push, setup_push, "send shards to a board (skips those it holds)"),
     "train": (cmd_train, setup_train, "train on the board, with live progress and a log"),

@@ -1,6 +1,8 @@
 # Host training (CPython): `udfa fit` trains on IDX data with the numpy kernel through the
 # board agent's own loop (udfa.agent.train), so the weights equal a board's for the same
-# shards and settings. It evaluates the test set after every epoch.
+# shards and settings. A validation split held out of the training data picks the epoch to
+# keep; the test set is evaluated after every epoch and only reported.
+import argparse
 import contextlib
 import io
 import json
@@ -8,12 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from udfa import agent, checkpoint
 from udfa.dfa import DFA
 from udfa.model import Model
-from udfa_host import kernels_numpy
+from udfa_host import conv_numpy, kernels_numpy
 from udfa_host.cli import UsageError, output_file, positive, shift_arg, widths
 from udfa_host.evaluate import evaluate
 from udfa_host.idx import load_images
@@ -29,38 +32,85 @@ def load_data(folder, size):
     return load_images(folder, "train", size) + load_images(folder, "test", size)
 
 
-def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_epoch=None):
-    """Train epoch by epoch (each resumes the agent's checkpoint: identical to one run);
-    returns (model, history), history holding one dict of figures per epoch."""
+def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_epoch=None,
+        validation=0.0):
+    """Train epoch by epoch; returns (model, history), history holding one dict of figures per
+    epoch. validation: the fraction of the training data held out (stratified, seeded) to
+    pick the epoch whose model is returned; 0 keeps the last epoch's. The test set is only
+    reported."""
     work = Path(workdir)
+    train_idx, val_idx = split_validation(train_y, validation, seed)
+    val_x, val_y = train_x[val_idx], train_y[val_idx]
+    train_x, train_y = train_x[train_idx], train_y[train_idx]
     shards = [str(p) for p in write_shards(train_x, train_y, work, "train", 1 << 30)]
     sizes = [train_x[0].size] + list(settings["hidden"]) + [10]
-    model_path, ckpt = str(work / "init.udfa"), str(work / "ckpt.udfa")
+    model_path = str(work / "init.udfa")
     with contextlib.redirect_stdout(io.StringIO()):
         agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed, init)
-    history = []
-    for epoch in range(settings["epochs"]):
+
+    def figures(model, h):
+        h["test_accuracy"] = evaluate(model, test_x, test_y)[0]
+        if len(val_y):
+            h["val_accuracy"] = evaluate(model, val_x, val_y)[0]
+        if on_epoch:
+            on_epoch(h)
+        return h.get("val_accuracy")
+
+    rule = {k: settings[k] for k in ("lr_shift", "fb_shift", "target")}
+    return train_epochs(shards, model_path, work, settings["epochs"], settings["batch"],
+                        settings["decay"], rule, figures)
+
+
+def split_validation(labels, fraction, seed):
+    """(train indices, validation indices): `fraction` of each class's samples, drawn with the
+    seed, held out (none when fraction is 0 or a class has a single sample)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        take = int(round(fraction * len(idx))) if len(idx) > 1 else 0
+        val.append(rng.permutation(idx)[:take])
+    val = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=None,
+                 patience=None):
+    """Train the model file model_path on shards through the board agent's own loop
+    (udfa.agent.train) with the numpy kernel, one epoch at a time (each resumes the agent's
+    checkpoint: identical to one run of `epochs`). rule: the rule's settings (agent's
+    DFA_SETTINGS, or LES_SETTINGS for a CNN / LES model). figures(model, h): adds its figures
+    to the epoch's dict h and returns the score to maximize (validation accuracy) or None.
+    Returns (model, history): the model of the best-scoring epoch (the later of equals; the
+    last without scores), stopping early after `patience` epochs without a better score."""
+    ckpt = str(Path(work) / "ckpt.udfa")
+    ops = conv_numpy if "bw_shift" in rule else None
+    history, best, best_score = [], None, None
+    for epoch in range(epochs):
         lines = io.StringIO()
         start = time.perf_counter()
         # one BLAS thread: mini-batch products are too small to share, and spare threads
         # spinning on a busy 2-core machine made an epoch 10x slower (measured)
         with contextlib.redirect_stdout(lines), threadpool_limits(1, "blas"):
-            agent.train(shards, model_path, epoch + 1, settings["batch"], settings["decay"],
-                        lr_shift=settings["lr_shift"], fb_shift=settings["fb_shift"],
-                        target=settings["target"], kernel=kernels_numpy, ckpt=ckpt,
-                        every=1 << 29, report_every=1 << 29, fresh=epoch == 0)
+            agent.train(shards, model_path, epoch + 1, batch, decay, kernel=kernels_numpy,
+                        ckpt=ckpt, every=1 << 29, report_every=1 << 29, fresh=epoch == 0,
+                        ops=ops, **rule)
         seconds = time.perf_counter() - start
         model, _ = checkpoint.load(ckpt)
-        accuracy, _ = evaluate(model, test_x, test_y)
         report = [json.loads(l[5:]) for l in lines.getvalue().splitlines()
                   if l.startswith("UDFA ")]
+        samples = [r["samples"] for r in report if r["event"] == "start"][-1]
         train_bp = [r["train_bp"] for r in report if r["event"] == "epoch"][-1]
-        history.append({"epoch": epoch + 1, "test_accuracy": accuracy,
-                        "train_accuracy": train_bp / 10000, "seconds": seconds,
-                        "samples_per_s": len(train_x) / seconds})
-        if on_epoch:
-            on_epoch(history[-1])
-    return model, history
+        h = {"epoch": epoch + 1, "train_accuracy": train_bp / 10000, "seconds": seconds,
+             "samples_per_s": samples / seconds}
+        history.append(h)
+        score = figures(model, h) if figures else None
+        if score is None or best_score is None or score >= best_score:  # ties: the later
+            best, best_score = (model, h["epoch"]), score
+        elif patience and h["epoch"] - best[1] >= patience:
+            break
+    return best[0], history
 
 
 def add_arguments(p):
@@ -72,9 +122,23 @@ def add_arguments(p):
     p.add_argument("--size", type=int, choices=(28, 14))
     p.add_argument("--lr-shift", type=shift_arg)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--validation", type=fraction, default=0.1,
+                   help="fraction of the training data held out to pick the epoch to keep "
+                   "(stratified; default 0.1; 0: keep the last epoch)")
     p.add_argument("--limit", type=positive, help="train on the first N samples only")
     p.add_argument("--out", default="model.udfa", help="model file to write")
     p.add_argument("--log", help="JSONL file for the per-epoch figures")
+
+
+def fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError("%r: give a fraction from 0 up to (not) 1, e.g. 0.1"
+                                         % text)
+    return v
 
 
 def settings_from(args):
@@ -114,24 +178,29 @@ def run(args):
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
     sizes = [train_x[0].size] + settings["hidden"] + [10]
-    print("udfa fit: %s, %d training samples, %s" % (
-        "-".join(map(str, sizes)), len(train_x),
+    print("udfa fit: %s, %d training samples (%d%% held out to pick the epoch), %s" % (
+        "-".join(map(str, sizes)), len(train_x), round(100 * args.validation),
         ", ".join("%s=%s" % (k, settings[k]) for k in SETTINGS if k not in ("hidden", "size"))))
     log = open(args.log, "a") if args.log else None
 
     def on_epoch(h):
-        print("epoch %3d  test %.2f%%  train %.2f%%  %6.1f s  %6.0f samples/s" % (
-            h["epoch"], 100 * h["test_accuracy"], 100 * h["train_accuracy"], h["seconds"],
-            h["samples_per_s"]), flush=True)
+        print("epoch %3d  test %.2f%%  %strain %.2f%%  %6.1f s  %6.0f samples/s" % (
+            h["epoch"], 100 * h["test_accuracy"],
+            "val %.2f%%  " % (100 * h["val_accuracy"]) if "val_accuracy" in h else "",
+            100 * h["train_accuracy"], h["seconds"], h["samples_per_s"]), flush=True)
         if log:
             log.write(json.dumps(dict(h, recipe=args.recipe)) + "\n")
             log.flush()
 
     with tempfile.TemporaryDirectory(prefix="udfa-fit-") as work:
         model, history = fit(train_x, train_y, test_x, test_y, settings, work, args.seed,
-                             on_epoch=on_epoch)
+                             on_epoch=on_epoch, validation=args.validation)
     model.save(args.out)
-    best = max(history, key=lambda h: h["test_accuracy"])
-    print("best test accuracy %.2f%% (epoch %d); model written to %s"
-          % (100 * best["test_accuracy"], best["epoch"], args.out))
+    if args.validation:
+        kept = max(history, key=lambda h: h["val_accuracy"])
+        how = "picked on the validation split (%.2f%%)" % (100 * kept["val_accuracy"])
+    else:
+        kept, how = history[-1], "the last"
+    print("kept epoch %d, %s: test accuracy %.2f%%; model written to %s"
+          % (kept["epoch"], how, 100 * kept["test_accuracy"], args.out))
     return history

@@ -19,6 +19,7 @@ from udfa.les import LES
 from udfa.rng import XorShift32
 from udfa_host import conv_numpy, evaluate, kernels_numpy
 from udfa_host.cli import UsageError, output_file, positive, shift_arg
+from udfa_host.fit import fraction, split_validation
 from udfa_host.recipes import CNN_RECIPES
 
 EXACT_LIMIT = 1 << 53  # float64 BLAS sums stay exact below this
@@ -131,6 +132,9 @@ def add_arguments(p):
         p.add_argument("--" + key, type=shift_arg)
     p.add_argument("--size", type=int, choices=(28, 14))
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--validation", type=fraction, default=0.1,
+                   help="fraction of the training data held out to pick the epoch whose "
+                   "model is written (stratified; default 0.1; 0: the last epoch)")
     p.add_argument("--limit", type=positive, help="train on the first N samples only")
     p.add_argument("--test-limit", type=positive, help="evaluate on the first N test samples")
     p.add_argument("--threads", type=positive, default=1, help="BLAS threads")
@@ -154,7 +158,7 @@ def _run_dfa(args, settings):
     dfa_args = argparse.Namespace(data=args.data, recipe="mnist", epochs=args.epochs,
                                   hidden=widths[:-1], size=args.size,
                                   lr_shift=args.lr_shift, seed=args.seed, limit=args.limit,
-                                  out=args.out, log=args.log)
+                                  out=args.out, log=args.log, validation=args.validation)
     return dfa_fit.run(dfa_args)
 
 
@@ -177,6 +181,9 @@ def run(args):
     train_x, train_y, test_x, test_y = load_data(args.data, settings["size"])
     if args.limit:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
+    train_idx, val_idx = split_validation(train_y, args.validation, args.seed)
+    val_x, val_y = train_x[val_idx], train_y[val_idx]
+    train_x, train_y = train_x[train_idx], train_y[train_idx]
     if args.test_limit:
         test_x, test_y = test_x[:args.test_limit], test_y[:args.test_limit]
     print("udfa fit-cnn: LES %s on %s, %d training samples, %s" % (
@@ -184,21 +191,28 @@ def run(args):
         ", ".join("%s=%s" % (k, settings.get(k)) for k in SETTINGS[1:-1])), flush=True)
     log = open(args.log, "a") if args.log else None
 
+    kept = {}
+
     def on_epoch(h, model):
-        print("epoch %3d  test %.2f%%  train %.2f%%  %7.1f s  %6.0f samples/s" % (
-            h["epoch"], 100 * h["test_accuracy"], 100 * h["train_accuracy"], h["seconds"],
-            h["samples_per_s"]), flush=True)
-        model.save(args.out)
+        if len(val_y):
+            h["val_accuracy"] = accuracy(model, val_x, val_y)
+        print("epoch %3d  test %.2f%%  %strain %.2f%%  %7.1f s  %6.0f samples/s" % (
+            h["epoch"], 100 * h["test_accuracy"],
+            "val %.2f%%  " % (100 * h["val_accuracy"]) if len(val_y) else "",
+            100 * h["train_accuracy"], h["seconds"], h["samples_per_s"]), flush=True)
+        if not kept or h.get("val_accuracy", 1) >= kept.get("val_accuracy", 1):
+            kept.update(h)  # the validation split picks the epoch written (ties: the later)
+            model.save(args.out)
         if log:
             log.write(json.dumps(dict(h, net=settings["net"], recipe=args.recipe)) + "\n")
             log.flush()
 
     model, history = fit(train_x, train_y, test_x, test_y, settings, args.seed, on_epoch,
                          args.threads)
-    best = max(history, key=lambda h: h["test_accuracy"])
-    print("best test accuracy %.2f%% (epoch %d); model written to %s (%d bytes of weights "
-          "for inference)" % (100 * best["test_accuracy"], best["epoch"], args.out,
-                               model.inference_bytes()))
+    print("kept epoch %d (%s): test accuracy %.2f%%; model written to %s (%d bytes of "
+          "weights for inference)" % (
+              kept["epoch"], "picked on the validation split" if len(val_y) else "the last",
+              100 * kept["test_accuracy"], args.out, model.inference_bytes()))
     return history
 
 
