@@ -1,6 +1,9 @@
 # Your own data (host side of the tests): CSV / numpy / IDX inputs and their one-line errors,
 # the integer input map (udfa.prep) fitted on the host and applied on every interpreter to the
 # same bytes, its section in the model file, and the profile limits.
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -8,7 +11,7 @@ from conftest import DEVICE_TESTS, run_device
 from udfa.model import Model, ModelError, load
 from udfa_host import datasets, preprocess
 from udfa_host.boards import load_profile
-from udfa_host.cli import main
+from udfa_host.cli import load_model_file, main
 from udfa_host.idx import DataError, write_idx
 
 
@@ -172,3 +175,40 @@ def test_prepare_and_eval_a_csv(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "m.udfa"), "--data", str(tmp_path / "test.csv")]) == 0
     accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
     assert accuracy == pytest.approx(100 * clf.score(x[200:], names[200:]), abs=0.01)
+
+
+@pytest.mark.skipif(not shutil.which("micropython"), reason="needs micropython")
+def test_a_csv_trains_on_the_board_and_predicts_there_as_on_the_pc(tmp_path, monkeypatch,
+                                                                    capsys):
+    """prepare a CSV file, push, train on a virtual Pico (the network takes the shards' inputs
+    and classes around the profile's hidden layer), pull; the board's evaluation of the test
+    shard equals the PC's, and eval reads the raw CSV through the input map."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UDFA_VIRTUAL_DIR", str(tmp_path / "virtual"))
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 240)
+    x = rng.normal(0, 1, (240, 4)) + y[:, None] * 2
+    lines = ["a,b,c,d,kind"] + ["%r,%r,%r,%r,%s" % (*map(float, r), "k%d" % v)
+                                for r, v in zip(x, y)]
+    write(tmp_path / "train.csv", "\n".join(lines[:201]) + "\n")
+    write(tmp_path / "test.csv", "\n".join(lines[:1] + lines[201:]) + "\n")
+    assert main(["prepare", "--data", "train.csv", "--out", "shards"]) == 0
+    assert main(["prepare", "--data", "test.csv", "--split", "test", "--out", "shards"]) == 0
+    board = ["--board", "virtual:rp2040", "-q"]
+    for verb in (["deploy", "--no-entry"], ["push", "shards"],
+                 ["train", "--fresh", "--epochs", "3"], ["pull", "--out", "board.udfa"]):
+        assert main(verb + board) == 0, verb
+    model = load_model_file("board.udfa")
+    assert model.n_inputs == 4 and model.n_classes == 3
+    from udfa_host.link import Board
+    with Board.open("virtual:rp2040") as b:
+        out = b.exec("from udfa import agent\nagent.evaluate('data/test')", timeout=120)
+    on_board = json.loads(out.split("UDFA ")[-1])
+    assert main(["eval", "board.udfa", "--shards", "shards/test-000.uds", "--out",
+                 "pc.json"]) == 0
+    assert on_board["confusion"] == json.loads((tmp_path / "pc.json").read_text())["confusion"]
+    capsys.readouterr()
+    assert main(["eval", "board.udfa", "--data", "test.csv", "--map",
+                 "shards/input-map.udfp"]) == 0
+    accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
+    assert accuracy == pytest.approx(on_board["accuracy_bp"] / 100, abs=0.01) and accuracy > 60

@@ -97,7 +97,7 @@ def test_shard_of_the_wrong_shape(tiny, capsys):
     shutil.rmtree(tiny / "shards")
     assert udfa("push", "wide", "--prune") == 0
     capsys.readouterr()
-    assert udfa("train", "--fresh", "--epochs", "2") == 1
+    assert udfa("train", "--epochs", "2") == 1  # --fresh would size a new model to them
     err = capsys.readouterr().err
     assert "64 inputs per sample (8x8x1), the model expects 48" in err
     assert "re-run 'udfa prepare'" in err

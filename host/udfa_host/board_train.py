@@ -34,6 +34,11 @@ MODEL_KEYS = ("acts", "shifts", "seed", "init")
 # the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
 MAX_SHIFT = 29
 # Board code printing the kernels that import there, of udfa.kernels' names
+# Board side of data_network(): the first shard's sample shape and classes (its CRC checked).
+_SHARD_SHAPE = """from udfa.shard import Shard
+with Shard(%r) as s:
+    print(repr((s.n_inputs, s.n_classes)))
+"""
 _KERNEL_PROBE = """from udfa import kernels
 have = []
 for name in %r:
@@ -83,6 +88,18 @@ def board_shards(board, prefix="train"):
         raise TrainError("board at %s: shards %s-*.uds are not numbered 000 to %03d: push "
                          "with --prune to remove stale ones" % (board.port, path, len(found) - 1))
     return path
+
+
+def data_network(board, profile, prefix):
+    """network(profile) fitted to the board's shards PREFIX-*.uds: an MLP takes their inputs
+    and classes around the profile's hidden layers, so a user's own data (udfa prepare of a
+    CSV file) trains as MNIST does; a CNN keeps the profile's spec and input shape."""
+    net = network(profile)
+    if "shape" in net:
+        return net
+    n_in, n_cls = ast.literal_eval(board.exec(_SHARD_SHAPE % (prefix + "-000.uds"),
+                                              timeout=60).strip())
+    return {"net": [n_in] + net["net"][1:-1] + [n_cls]}
 
 
 def check_shifts(setup):
@@ -169,7 +186,7 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     write_job(board, job)
     if fresh or not board.exists(BOARD_MODEL):
         board.soft_reset()
-        create_model(board, network(profile), setup)
+        create_model(board, data_network(board, profile, job["shards"]), setup)
     board.soft_reset()  # training gets the whole heap, in one piece
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
