@@ -10,6 +10,7 @@ what is wrong and what to do; main() turns an unexpected exception into one line
 (UDFA_DEBUG=1 shows its traceback instead).
 """
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -613,21 +614,24 @@ def cmd_board(args):
     return (board_cmd.start if args.action == "start" else board_cmd.stop)(args)
 
 
-def setup_fit(p):
-    try:
-        from . import fit
-    except ImportError as e:
-        p.set_defaults(missing="host training (udfa_host.fit) is not in this install: %s" % e)
-        return
-    fit.add_arguments(p)
+def optional_verb(module, missing):
+    """(cmd, setup) of a verb whose module may be absent from this install (an optional
+    extra): setup then records why (`missing` % the ImportError), and the verb says it in one
+    line instead of running."""
+    def setup(p):
+        try:
+            found = importlib.import_module(module, __package__)
+        except ImportError as e:
+            p.set_defaults(missing=missing % e)
+            return
+        found.add_arguments(p)
 
+    def cmd(args):
+        if getattr(args, "missing", None):
+            raise UsageError(args.missing)
+        return importlib.import_module(module, __package__).run(args)
 
-def cmd_fit(args):
-    if getattr(args, "missing", None):
-        raise UsageError(args.missing)
-    from . import fit
-
-    return fit.run(args)
+    return cmd, setup
 
 
 def setup_fit_cnn(p):
@@ -640,23 +644,6 @@ def cmd_fit_cnn(args):
     from . import fit_cnn
 
     return fit_cnn.run(args)
-
-
-def setup_fleet(p):
-    try:
-        from .fleet import run
-    except ImportError as e:
-        p.set_defaults(missing="udfa fleet needs Flower: pip install 'udfa[fleet]' (%s)" % e)
-        return
-    run.add_arguments(p)
-
-
-def cmd_fleet(args):
-    if getattr(args, "missing", None):
-        raise UsageError(args.missing)
-    from .fleet import run
-
-    return run.run(args)
 
 
 # name -> (function, argparse setup, one-line help)
@@ -673,10 +660,12 @@ VERBS = {
     "demo": (cmd_demo, setup_demo, "the whole workflow on the shipped MNIST subset"),
     "board": (cmd_board, setup_board,
               "start/stop a lasting virtual board or emulated Pico, for mpremote"),
-    "fit": (cmd_fit, setup_fit, "train on the PC (numpy kernel, same integer rules)"),
+    "fit": optional_verb(".fit", "host training (udfa_host.fit) is not in this install: %s") +
+    ("train on the PC (numpy kernel, same integer rules)",),
     "fit-cnn": (cmd_fit_cnn, setup_fit_cnn,
                 "train an integer CNN or LES MLP on the PC (spec string, e.g. c16k3p2-f10)"),
-    "fleet": (cmd_fleet, setup_fleet, "federated training over several boards, on Flower"),
+    "fleet": optional_verb(".fleet.run", "udfa fleet needs Flower: pip install 'udfa[fleet]' "
+                           "(%s)") + ("federated training over several boards, on Flower",),
 }
 
 
