@@ -221,6 +221,29 @@ def test_mpremote_mip_installs_the_package(tmp_path):
         assert (tmp_path / "lib" / url[0]).read_bytes() == (DEVICE / url[1]).read_bytes()
 
 
+@needs_micropython
+def test_train_init_personalises_a_model_of_the_pc(tiny):
+    """train --init: a model trained on the PC goes onto the board, which goes on training it
+    on its own shards; the weights equal the host's continuing from the same model."""
+    from udfa import agent
+    from udfa_host import kernels_numpy
+
+    settings = {k: v for k, v in TINY_TRAIN.items() if k in board_train.TRAIN_KEYS}
+    agent.create("pc.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+    tiny_shards(tiny / "pc", n=80, seed=5)  # the PC's own data, not the board's
+    agent.train(str(tiny / "pc" / "train"), model="pc.udfa", ckpt="pc-ckpt.udfa", fresh=True,
+                kernel=kernels_numpy, **dict(settings, epochs=2))
+    checkpoint.load("pc-ckpt.udfa")[0].save("pc-trained.udfa")
+    assert udfa("deploy", "--no-entry") == 0 and udfa("push", "shards") == 0
+    assert udfa("train", "--init", "pc-trained.udfa", "--epochs", "1") == 0
+    assert udfa("pull", "--out", "board.udfa") == 0
+    agent.train(str(tiny / "shards" / "train"), model="pc-trained.udfa", ckpt="host.udfa",
+                fresh=True, kernel=kernels_numpy, **dict(settings, epochs=1))
+    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    assert weights(load_model_file("board.udfa")) != weights(load_model_file("pc-trained.udfa"))
+    assert udfa("train", "--init", "missing.udfa") == 1  # refused before the board is opened
+
+
 def test_train_settings_come_from_the_profile_with_flags_on_top():
     profile = load_profile("rp2040")
     merged = board_train.settings(profile, {"epochs": 2, "batch": None})

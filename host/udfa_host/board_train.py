@@ -166,9 +166,11 @@ def write_job(board, job):
 
 
 def train(board, profile, overrides, log_path, shards="train", fresh=False, quiet=False,
-          on_event=None):
+          on_event=None, init=None):
     """Train on the board; returns the events of this run. overrides: CLI settings (None =
-    the profile's). on_event(event dict) sees every report as it arrives."""
+    the profile's). on_event(event dict) sees every report as it arrives. init: a model file
+    of the PC's (e.g. trained there) that the board starts from, fresh, instead of a new one:
+    the board then personalises it on its own shards."""
     setup = settings(profile, overrides)
     check_shifts(setup)
     check_deployed(board)
@@ -184,7 +186,10 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
         job["kernel"] = list(profile["backends"])  # the order measured for this board
     job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
     write_job(board, job)
-    if fresh or not board.exists(BOARD_MODEL):
+    if init is not None:
+        board.put(init, BOARD_MODEL)
+        fresh = True  # from that model, not from an earlier run's checkpoint
+    elif fresh or not board.exists(BOARD_MODEL):
         board.soft_reset()
         create_model(board, data_network(board, profile, job["shards"]), setup)
     board.soft_reset()  # training gets the whole heap, in one piece

@@ -367,6 +367,9 @@ def setup_train(p):
                    help="train on the board's data/PREFIX-*.uds (default: train)")
     p.add_argument("--fresh", action="store_true",
                    help="start over: a new model, ignore the checkpoint")
+    p.add_argument("--init", type=Path, metavar="MODEL", help="start from this model file "
+                   "(e.g. trained on the PC) instead of a new one, and go on training it on "
+                   "the board's own shards (personalisation)")
     p.add_argument("--log", type=Path, default=Path("train.jsonl"),
                    help="JSONL log of the board's reports (appended unless --fresh)")
 
@@ -375,10 +378,12 @@ def cmd_train(args):
     overrides = {"epochs": args.epochs, "batch": args.batch, "lr_shift": args.lr_shift,
                  "kernel": args.kernel, "every": args.every, "report_every": args.report_every}
     output_file(args.log, "training log")
+    if args.init:
+        load_model_file(args.init)  # a damaged or missing file: refused before the board
     with open_board(args) as board:
         profile = board_profile(args, board)
         events = board_train.train(board, profile, overrides, args.log, args.shards,
-                                   args.fresh, args.quiet)
+                                   args.fresh, args.quiet, init=args.init)
         summary = summarize(events, board.vboard is not None)
     print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
     return events
