@@ -11,18 +11,12 @@
 import json
 import os
 
+from udfa import files
+
 JOB = "train.json"  # agent.train's keyword arguments, written by the host
 DONE = "train.done"  # the job once finished: a reset then leaves the REPL to the host
 FAILED = "train.failed"  # the job once it raised: never run again at boot
 ERROR = "train.err"  # one line: why it failed
-
-
-def pending(path=JOB):
-    try:
-        os.stat(path)
-    except OSError:
-        return False
-    return True
 
 
 def run(path=JOB, fresh=False):
@@ -47,10 +41,7 @@ def run(path=JOB, fresh=False):
 
 
 def retire(path, to):
-    try:
-        os.remove(to)
-    except OSError:
-        pass
+    files.remove(to)
     os.rename(path, to)
 
 
@@ -70,7 +61,7 @@ def mirror(stream):
 
 
 def main(stream=None):
-    if not pending():
+    if not files.exists(JOB):
         return  # nothing to do: the REPL is free for the host
     if stream is not None:
         mirror(stream)

@@ -11,6 +11,7 @@ import struct
 
 from udfa import model as model_file
 from udfa.checksum import crc32
+from udfa.files import exists, remove
 from udfa.model import ModelError
 
 MAX_STATE = 16384  # bytes of JSON state; read only after the file's length and CRC match
@@ -120,7 +121,7 @@ def restore(path, progress_key="seen", todo=None, required=()):
     best = None  # the state with the most progress, and its file
     damaged = []
     for candidate in (path, path + ".new", path + ".old"):
-        if not _exists(candidate):
+        if not exists(candidate):
             continue
         try:  # states only: one model at a time in RAM, not three
             state = load(candidate, tuple(required) + (progress_key,), False)[1]
@@ -138,14 +139,6 @@ def restore(path, progress_key="seen", todo=None, required=()):
         print("udfa: %s: resuming from %s" % (", ".join(damaged), best[1]))
     return load(best[1], tuple(required) + (progress_key,))
 
-def _exists(path):
-    try:
-        os.stat(path)
-    except OSError:
-        return False
-    return True
-
-
 def discard(path):
     """Remove PATH, .new and .old: a run that starts over must not resume, nor be evaluated,
     from an earlier run's checkpoint that had made more progress."""
@@ -153,9 +146,3 @@ def discard(path):
         remove(path + suffix)
 
 
-def remove(path):
-    """Remove a file if it is there."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass

@@ -4,19 +4,11 @@
 # Epoch order: the shards in a shuffled order, and each shard's samples shuffled, both from
 # XorShift32(seed, epoch). Only one shard's permutation (u16 per sample) is in RAM at a time:
 # at most 2 * shard.MAX_SAMPLES bytes, since the reader refuses a larger shard.
-import os
 from array import array
 
+from udfa.files import exists
 from udfa.rng import XorShift32
 from udfa.shard import Shard, ShardError
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-    except OSError:
-        return False
-    return True
 
 
 class ShardFeed:
@@ -27,7 +19,7 @@ class ShardFeed:
         self.shards = shards
         if isinstance(shards, str):
             n = 0
-            while _exists(self.path(n)):
+            while exists(self.path(n)):
                 n += 1
         else:
             n = len(shards)

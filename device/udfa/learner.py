@@ -28,7 +28,7 @@
 # about 58 KB of heap (46 KB of weights) and opening it allocates at most 69 KB.
 import gc
 
-from udfa import checkpoint, kernels
+from udfa import checkpoint, files, kernels
 from udfa.dfa import DFA
 from udfa.model import Dense, Model, ModelError, load
 from udfa.network import Network
@@ -154,7 +154,7 @@ class Learner:
                                 list(self.labels[:self.fill])]
         checkpoint.save(self.path, self.model, state)
         if self._plain:  # PATH.old is the plain model: not a checkpoint restore could take
-            checkpoint.remove(self.path + ".old")
+            files.remove(self.path + ".old")
             self._plain = False
 
     def _restore_pending(self, pending):

@@ -8,14 +8,12 @@ PTY.flash-fs.bin beside the port. For CircuitPython, whose code cannot write the
 boot.py says so, a folder can be copied onto the CIRCUITPY drive before boot, as a user's PC
 writes the drive (mtools).
 """
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 FIRMWARES = ("micropython", "circuitpython")
-CLOCK_HZ = 125_000_000  # the emulated RP2040's clk_sys
 _FAT_OFFSET = 4096  # the CIRCUITPY volume starts this far into the flash image (flashfs.sh)
 
 
@@ -103,10 +101,6 @@ class EmulatedPico:
     def stop(self):
         """Power off; the flash image is saved."""
         self._run("stop")
-
-    def cycles(self):
-        """The board's clock: Cortex-M0+ cycles since it was first started."""
-        return json.loads(self._run("stats").strip().splitlines()[-1])["cycles"]
 
     def __enter__(self):
         return self
