@@ -9,9 +9,10 @@ import pytest
 
 from conftest import DEVICE_TESTS, run_device
 from udfa.model import Model, ModelError, load
-from udfa_host import datasets, preprocess
+from udfa_host import datasets, preprocess, windows
 from udfa_host.boards import load_profile
 from udfa_host.cli import load_model_file, main
+from udfa_host.evaluate import predict
 from udfa_host.idx import DataError, write_idx
 
 
@@ -128,6 +129,29 @@ def test_device_applies_the_same_bytes(interp, tmp_path):
     assert out[-1] == "allocated none"
 
 
+def test_learner_maps_raw_readings_and_keeps_the_map(interp, tmp_path):
+    """A Learner on a model with an input map takes raw readings: its predictions equal the
+    PC's on the mapped bytes, and its checkpoint keeps the map; the same on every
+    interpreter (MicroPython and CircuitPython builds against CPython)."""
+    rng = np.random.default_rng(4)
+    x = edge_data(rng)
+    model = Model([4, 8, 3], ["tanh", "tanh"])
+    model.init_uniform(2000)
+    model.prep = preprocess.fit(x, names=["low", "mid", "high"])
+    model.save(tmp_path / "m.udfa")
+    test = np.r_[x[:20], edge_data(rng)[:10] * 3]
+    preprocess.to_fixed(test, model.prep.frac).astype("<i4").tofile(tmp_path / "r.bin")
+    out = run_device(interp, DEVICE_TESTS / "learner_prep.py", tmp_path / "m.udfa",
+                     tmp_path / "r.bin").splitlines()
+    want = predict(model, preprocess.apply(model.prep, test))
+    assert out[0] == "before " + " ".join(map(str, want))
+    assert out[1] == "names low,mid,high frac %d" % model.prep.frac
+    if interp != "cpython":
+        model.save(tmp_path / "m.udfa")  # the same start again, for CPython's run
+        assert out == run_device("cpython", DEVICE_TESTS / "learner_prep.py",
+                                 tmp_path / "m.udfa", tmp_path / "r.bin").splitlines()
+
+
 def test_model_section(tmp_path):
     x = np.random.default_rng(3).normal(size=(30, 4))
     model = Model([4, 8, 2], ["tanh", "tanh"])
@@ -182,7 +206,8 @@ def test_a_csv_trains_on_the_board_and_predicts_there_as_on_the_pc(tmp_path, mon
                                                                     capsys):
     """prepare a CSV file, push, train on a virtual Pico (the network takes the shards' inputs
     and classes around the profile's hidden layer), pull; the board's evaluation of the test
-    shard equals the PC's, and eval reads the raw CSV through the input map."""
+    shard equals the PC's, the pulled model carries the input map (eval reads the raw CSV
+    through it), and the board's Learner predicts raw readings as the PC does."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UDFA_VIRTUAL_DIR", str(tmp_path / "virtual"))
     rng = np.random.default_rng(5)
@@ -200,15 +225,33 @@ def test_a_csv_trains_on_the_board_and_predicts_there_as_on_the_pc(tmp_path, mon
         assert main(verb + board) == 0, verb
     model = load_model_file("board.udfa")
     assert model.n_inputs == 4 and model.n_classes == 3
+    assert model.prep.names == ["k0", "k1", "k2"]
+    readings = preprocess.to_fixed(x[201:], model.prep.frac).tolist()
     from udfa_host.link import Board
     with Board.open("virtual:rp2040") as b:
         out = b.exec("from udfa import agent\nagent.evaluate('data/test')", timeout=120)
+        learner = b.exec("from udfa.learner import Learner\nl = Learner('ckpt.udfa')\n"
+                         "print([l.predict(r)[0] for r in %r])" % readings, timeout=120)
     on_board = json.loads(out.split("UDFA ")[-1])
+    assert json.loads(learner) == predict(model, preprocess.apply(model.prep, x[201:])).tolist()
     assert main(["eval", "board.udfa", "--shards", "shards/test-000.uds", "--out",
                  "pc.json"]) == 0
     assert on_board["confusion"] == json.loads((tmp_path / "pc.json").read_text())["confusion"]
     capsys.readouterr()
-    assert main(["eval", "board.udfa", "--data", "test.csv", "--map",
-                 "shards/input-map.udfp"]) == 0
+    assert main(["eval", "board.udfa", "--data", "test.csv"]) == 0
     accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
     assert accuracy == pytest.approx(on_board["accuracy_bp"] / 100, abs=0.01) and accuracy > 60
+
+
+def test_sensor_windows_to_features():
+    t = np.arange(1000)
+    recording = np.c_[np.sin(t / 5), (t % 7) - 3.0]  # two channels
+    w = windows.sliding(recording, 100, 50)
+    assert w.shape == (19, 100, 2) and (w[1, 0] == recording[50]).all()
+    x = windows.features(w)
+    assert x.shape == (19, 10)
+    first = recording[:100, 1]  # channel 1 of window 0: mean, MAD, min, max, mean |change|
+    assert x[0, 5:].tolist() == pytest.approx([first.mean(), np.abs(first - first.mean()).mean(),
+                                               -3, 3, np.abs(np.diff(first)).mean()])
+    with pytest.raises(ValueError, match="shorter than one window"):
+        windows.sliding(recording[:20], 100)

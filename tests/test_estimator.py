@@ -23,23 +23,27 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
-def blobs(n=240, seed=0):
+def blobs(n=240, seed=0, features=5):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    x = rng.normal(0, 1.0, (n, 5)) + np.eye(3, 5)[y] * 4 + 10
+    x = rng.normal(0, 1.0, (n, features)) + np.eye(3, features)[y] * 4 + 10
+    if features == 1:  # the classes along the one axis
+        x[:, 0] += y * 4
     return x, np.array(["red", "green", "blue"])[y]
 
 
-def test_weights_equal_the_board_agent(tmp_path):
-    x, y = blobs(120)
+@pytest.mark.parametrize("features", [5, 1])
+def test_weights_equal_the_board_agent(tmp_path, features):
+    x, y = blobs(120, features=features)
     clf = Classifier(hidden=12, epochs=2, batch=8, lr_shift=14, validation=0, seed=3).fit(x, y)
     # the board's way: the same input map, shards, model and agent.train, plain kernel
     prep = preprocess.fit(x)
     labels = np.searchsorted(clf.classes_, y)
-    shards = [str(p) for p in write_shards(preprocess.apply(prep, x).reshape(120, 1, 5, 1),
-                                           labels, tmp_path, "train", 1 << 30, n_classes=3)]
+    shards = [str(p) for p in write_shards(
+        preprocess.apply(prep, x).reshape(120, 1, features, 1), labels, tmp_path, "train",
+        1 << 30, n_classes=3)]
     with contextlib.redirect_stdout(io.StringIO()):
-        agent.create(str(tmp_path / "m.udfa"), [5, 12, 3], ["tanh", "tanh"], None, 3)
+        agent.create(str(tmp_path / "m.udfa"), [features, 12, 3], ["tanh", "tanh"], None, 3)
         agent.train(shards, str(tmp_path / "m.udfa"), 2, 8, 10 ** 6, kernel=plain,
                     ckpt=str(tmp_path / "ck.udfa"), lr_shift=14, fb_shift=6,
                     target=[127, -127])
@@ -47,6 +51,12 @@ def test_weights_equal_the_board_agent(tmp_path):
     for mine, theirs in zip(clf.model_.layers, board.layers):
         assert list(mine.W) == list(theirs.W) and list(mine.b) == list(theirs.b)
     assert any(any(l.W) for l in board.layers)
+
+
+def test_one_feature():
+    x = np.random.default_rng(0).normal(20, 5, (300, 1))  # one sensor: above a threshold?
+    y = np.where(x[:, 0] > 22, "hot", "ok")
+    assert Classifier(seed=1, epochs=20).fit(x[:240], y[:240]).score(x[240:], y[240:]) > 0.95
 
 
 def test_saved_model_predicts_on_the_device_code(tmp_path):

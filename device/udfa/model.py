@@ -224,10 +224,25 @@ def load(path):
                          "(agent.create, 'udfa train --fresh')" % path, "not found")
     with f:
         model = read(f, path)
-        if f.read(4) == b"UDFP":  # an optional section follows: the model's input map
-            from udfa.prep import attach
-            attach(model, f, path)
+        found = read_prep(f, path)
+        if found:
+            model.prep = found
         return model
+
+
+def read_prep(f, path):
+    """The input map (udfa.prep) that may follow a model in f, or None (f left there);
+    ModelError if it is damaged. udfa.prep is imported only for a model that has one."""
+    start = f.tell()
+    magic = f.read(4)
+    f.seek(start)
+    if magic != b"UDFP":
+        return None
+    from udfa import prep
+    try:
+        return prep.read(f, path)
+    except ValueError as e:
+        raise ModelError("model " + str(e), "input map damaged")
 
 
 def read(f, path):

@@ -9,8 +9,9 @@
 # Bounds (the host fits them, read() checks them): |lo|, |hi| < 2^29, 0 <= hi - lo and
 # (hi - lo) * mul < 2^30, sh <= 30; so every intermediate is a small int on a 32-bit board.
 #
-# Section layout, after the model's CRC in a model file (a reader that does not know it
-# stops before it; checkpoints hold none: their state follows the model):
+# Section layout, after the model's CRC in a model file, and between the model and the
+# training state in a checkpoint (udfa.checkpoint; a reader that does not know it stops
+# before it):
 #   "UDFP", version u8, frac u8, n u16, height u16, width u16, channels u8, n_classes u8,
 #   names_len u16 (HEAD_LEN = 16 bytes), then lo, hi, mul as n int32 each, sh as n bytes,
 #   the class names as UTF-8 joined by "\n", and the CRC-32 of all of it.
@@ -95,26 +96,15 @@ class Prep:
         f.write(struct.pack("<I", crc & 0xFFFFFFFF))
 
 
-def attach(model, f, path):
-    """Read the section whose magic udfa.model.load just read from f into model.prep; a
-    damaged one raises ModelError (the model file's own error)."""
-    from udfa.model import ModelError
-    f.seek(f.tell() - len(MAGIC))
-    try:
-        model.prep = read(f, path)
-    except ValueError as e:
-        raise ModelError("model " + str(e), "input map damaged")
-
-
 def body_len(n, names_len):
     return 13 * n + names_len  # lo, hi, mul int32 and sh u8 per feature; names
 
 
 def read(f, path):
     """The Prep of the section at f's position, or None (f left there) when none starts there
-    (an older model file ends at its CRC; a checkpoint's state follows it). ValueError names
-    path when the section is damaged: its sizes and CRC are checked before anything of its
-    size is allocated."""
+    (an older model file ends at its CRC; a checkpoint's state may follow the model). Leaves
+    f after the section. ValueError names path when the section is damaged: its sizes and
+    CRC are checked before anything of its size is allocated."""
     start = f.tell()
     head = f.read(HEAD_LEN)
     if head[:4] != MAGIC:  # nothing, or a checkpoint's state: no input map
@@ -130,7 +120,7 @@ def read(f, path):
                          "the model again" % (path, version, n, h, w, c, names_len))
     left = f.seek(0, 2) - start - HEAD_LEN
     need = body_len(n, names_len) + 4
-    if left != need:
+    if left < need:  # more is a checkpoint's state, which checks its own length
         raise ValueError("%s: input map section holds %d bytes, its header says %d; the file "
                          "is damaged, copy it again" % (path, left, need))
     f.seek(start + HEAD_LEN)

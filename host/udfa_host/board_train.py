@@ -21,6 +21,7 @@ from udfa.agent import slower_shift
 from udfa.autorun import ERROR, JOB
 from udfa.les import KERNELS as CNN_KERNELS
 
+from . import datasets
 from .link import BoardDisconnected, BoardExecError, BoardFileError
 
 BOARD_DATA = "data"  # board folder of the pushed shards
@@ -34,10 +35,16 @@ MODEL_KEYS = ("acts", "shifts", "seed", "init")
 # the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
 MAX_SHIFT = 29
 # Board code printing the kernels that import there, of udfa.kernels' names
-# Board side of data_network(): the first shard's sample shape and classes (its CRC checked).
+# Board side of data_network(): the first shard's sample shape and classes, and the samples
+# of the N shards PREFIX-000.uds ... (each one's CRC checked).
 _SHARD_SHAPE = """from udfa.shard import Shard
-with Shard(%r) as s:
-    print(repr((s.n_inputs, s.n_classes)))
+n = 0
+for i in range(%d):
+    with Shard('%s-%%03d.uds' %% i) as s:
+        n += s.count
+        if not i:
+            shape = (s.n_inputs, s.n_classes)
+print(repr(shape + (n,)))
 """
 _KERNEL_PROBE = """from udfa import kernels
 have = []
@@ -72,8 +79,9 @@ def settings(profile, overrides):
 
 
 def board_shards(board, prefix="train"):
-    """The board path prefix P of the shards P-000.uds, P-001.uds, ... that the agent reads
-    one after the other (a prefix, not a list: a board keeps no list of names in RAM)."""
+    """(P, N): the board path prefix P of the N shards P-000.uds, P-001.uds, ... that the
+    agent reads one after the other (a prefix, not a list: a board keeps no list of names in
+    RAM)."""
     try:
         names = [e.name for e in board.ls(BOARD_DATA)]
     except BoardFileError:  # no data folder yet
@@ -87,19 +95,20 @@ def board_shards(board, prefix="train"):
     if sorted(found) != ["%s-%03d.uds" % (path, i) for i in range(len(found))]:
         raise TrainError("board at %s: shards %s-*.uds are not numbered 000 to %03d: push "
                          "with --prune to remove stale ones" % (board.port, path, len(found) - 1))
-    return path
+    return path, len(found)
 
 
-def data_network(board, profile, prefix):
-    """network(profile) fitted to the board's shards PREFIX-*.uds: an MLP takes their inputs
-    and classes around the profile's hidden layers, so a user's own data (udfa prepare of a
-    CSV file) trains as MNIST does; a CNN keeps the profile's spec and input shape."""
+def data_network(board, profile, prefix, shards):
+    """(network(profile) fitted to the board's `shards` shards PREFIX-*.uds, their samples):
+    an MLP takes their inputs and classes around the profile's hidden layers, so a user's own
+    data (udfa prepare of a CSV file) trains as MNIST does; a CNN keeps the profile's spec
+    and input shape (samples None)."""
     net = network(profile)
     if "shape" in net:
-        return net
-    n_in, n_cls = ast.literal_eval(board.exec(_SHARD_SHAPE % (prefix + "-000.uds"),
-                                              timeout=60).strip())
-    return {"net": [n_in] + net["net"][1:-1] + [n_cls]}
+        return net, None
+    n_in, n_cls, samples = ast.literal_eval(board.exec(_SHARD_SHAPE % (shards, prefix),
+                                                       timeout=600).strip())
+    return {"net": [n_in] + net["net"][1:-1] + [n_cls]}, samples
 
 
 def check_shifts(setup):
@@ -141,10 +150,17 @@ def check_deployed(board):
                          % board.port)
 
 
-def create_model(board, net, setup):
+def board_map(prefix):
+    """The board path of the input map of the shards PREFIX-*.uds (udfa push puts it)."""
+    return prefix + ".udfp"
+
+
+def create_model(board, net, setup, shards=None):
     """Write a fresh model file on the board (agent.create) from network(profile) and the
-    model keys of setup."""
+    model keys of setup, with the input map of the shards PREFIX-*.uds if they have one."""
     kw = dict(net, **{k: setup[k] for k in MODEL_KEYS if k in setup})
+    if shards and board.exists(board_map(shards)):
+        kw["prep"] = board_map(shards)
     board.exec("from udfa import agent\nagent.create(%r, **%r)" % (BOARD_MODEL, kw), timeout=60)
 
 
@@ -184,14 +200,21 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     if "kernel" not in job and profile.get("backends"):
         job["kernel"] = list(profile["backends"])  # the order measured for this board
-    job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
+    prefix, count = board_shards(board, shards)
+    job.update(shards=prefix, model=BOARD_MODEL, ckpt=BOARD_CKPT)
+    net = None
+    if init is None and (fresh or not board.exists(BOARD_MODEL)):
+        net, samples = data_network(board, profile, prefix, count)
+        if samples and overrides.get("epochs") is None:  # a new MLP: epochs from the data
+            job["epochs"] = datasets.auto_epochs(samples)
+            check_shifts(job)
     write_job(board, job)
     if init is not None:
         board.put(init, BOARD_MODEL)
         fresh = True  # from that model, not from an earlier run's checkpoint
-    elif fresh or not board.exists(BOARD_MODEL):
+    elif net is not None:
         board.soft_reset()
-        create_model(board, data_network(board, profile, job["shards"]), setup)
+        create_model(board, net, setup, prefix)
     board.soft_reset()  # training gets the whole heap, in one piece
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)

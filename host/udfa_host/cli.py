@@ -217,9 +217,6 @@ def setup_prepare(p):
     p.add_argument("--limit", type=positive, help="only the first N samples")
 
 
-MAP_NAME = "input-map.udfp"
-
-
 def cmd_prepare(args):
     from .shards import write_shards
 
@@ -249,7 +246,7 @@ def prepare_file(args, profile):
     if args.size:
         raise UsageError("--size halves IDX images; %s is a file: leave --size out" % args.data)
     data = datasets.load(args.data, args.label, limit=args.limit)
-    map_path = args.map or args.out / MAP_NAME
+    map_path = args.map or args.out / preprocess.MAP_NAME
     if args.split == "train":
         # the widest hidden layer within the board's budget: refused only if none fits
         datasets.check_fits(data, profile, [datasets.auto_hidden(

@@ -228,6 +228,12 @@ def weights_budget(profile):
     return profile["heap_bytes"] // 4
 
 
+def auto_epochs(n_samples):
+    """Epochs when none are given: about 60,000 sample presentations, 10 to 100 epochs (10
+    for MNIST's 60,000, as the board profiles)."""
+    return int(min(100, max(10, -(-60000 // max(1, n_samples)))))
+
+
 def auto_hidden(n_inputs, n_classes, budget=None):
     """The hidden width when none is given: 2 x (inputs + classes), within 32..256, and
     within `budget` bytes of weights."""

@@ -56,15 +56,10 @@ class NotFittedError(ValueError, AttributeError):
 
 
 # The learning-rate shift when none is given: the one the board recipes use (batch 8-16,
-# mnist14-*); small data sets keep it and learn over more epochs (auto_epochs). A screen of
+# mnist14-*); small data sets keep it and learn over more epochs (datasets.auto_epochs). A screen of
 # 8 epochs, 3 folds: shift 12 helped iris and breast_cancer but cost digits 3-8 points,
 # shift 10 was worse on all four of iris, wine, breast_cancer, digits.
 DEFAULT_LR_SHIFT = 15
-
-
-def auto_epochs(n_samples):
-    """Epochs when none are given: about 60,000 sample presentations, 10 to 100 epochs."""
-    return int(min(100, max(10, -(-60000 // max(1, n_samples)))))
 
 
 class Classifier(ClassifierMixin, BaseEstimator):
@@ -190,15 +185,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return preprocess.apply(self.prep_, x)
 
     def _epochs(self, n):
-        return self.epochs or auto_epochs(n)
+        return self.epochs or datasets.auto_epochs(n)
 
     def _start(self, data, classes):
         """Fix the classes, the input map (fitted on `data`: the training part, without the
         validation split), the network."""
         if self.rule not in ("dfa", "les"):
             raise ValueError("rule must be 'dfa' or 'les', not %r" % (self.rule,))
-        if data.n_inputs < 2:  # the host's numpy kernel keeps 1-column buffers as vectors
-            raise ValueError("X has 1 feature(s); udfa trains on 2 or more: add a feature")
         self.classes_ = classes
         if not HAVE_SKLEARN:
             self.n_features_in_ = data.n_inputs

@@ -22,7 +22,7 @@ def predict(model, images, batch=1000, net=None):
     out = np.empty(len(x_all), dtype=np.int64)
     for s in range(0, len(x_all), batch):
         rows = min(batch, len(x_all) - s)
-        x[:rows] = x_all[s:s + rows]
+        x[:rows] = x_all[s:s + rows].reshape(x[:rows].shape)  # 1 input: x is a vector
         out[s:s + rows] = net.predict(x, rows)[:rows]
     return out
 

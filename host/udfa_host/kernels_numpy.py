@@ -17,7 +17,7 @@ def buffer(rows, cols, typecode):
 
 
 def row(buf, r, cols):
-    return buf[r]
+    return buf[r:r + 1] if buf.ndim == 1 else buf[r]  # a view, also of a vector
 
 
 def matrix(data, rows, cols):
@@ -45,8 +45,13 @@ def _dot(a, b):
     return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
 
 
+def _rows(x, rows):
+    """The first rows of x as a matrix (a 1-input buffer is a vector)."""
+    return x[:rows].reshape(rows, -1)
+
+
 def forward(L, x, rows, a, s):
-    h = _dot(x[:rows], L.W) + BIAS_INPUT * L.b.astype(np.int64)
+    h = _dot(_rows(x, rows), L.W) + BIAS_INPUT * L.b.astype(np.int64)
     z = np.clip(h >> L.shift, -128, 127) + 128
     a[:rows] = L.values[z]
     if s is not None:
@@ -70,7 +75,7 @@ def _apply(W, acc, lr_shift, offset, wmax):
 
 
 def update(L, x, d, rows, lr_shift, offset):
-    _apply(L.W, _dot(x[:rows].T, d[:rows]), lr_shift, offset, L.wmax)
+    _apply(L.W, _dot(_rows(x, rows).T, d[:rows]), lr_shift, offset, L.wmax)
     _apply(L.b, BIAS_INPUT * d[:rows].astype(np.int64).sum(axis=0), lr_shift, offset, L.wmax)
 
 

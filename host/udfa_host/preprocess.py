@@ -7,6 +7,7 @@ import numpy as np
 from udfa.prep import PRODUCT_LIMIT, VALUE_LIMIT, Prep
 from udfa_host.idx import DataError
 
+MAP_NAME = "input-map.udfp"  # the map 'udfa prepare' writes beside the shards it fitted
 MAX_FRAC = 16
 # Fraction bits for real-valued data: the widest feature's range stays within 2^RANGE_BITS
 # fixed-point units, so its multiplier (about 255 * 2^SCALE_SHIFT / range) keeps >= 32 steps

@@ -7,8 +7,9 @@ and a damaged or cut-off copy on the board is replaced.
 from pathlib import Path
 
 from . import sync
-from .board_train import BOARD_DATA
+from .board_train import BOARD_DATA, board_map
 from .link import BoardFileError
+from .preprocess import MAP_NAME
 from udfa.shard import Shard
 
 from .shards import SUFFIX
@@ -26,6 +27,8 @@ def push(board, paths, prune=False, quiet=False):
     sent, skipped = sync.send(board, files, "shard", tail=4, quiet=quiet)
     names = {p.name for p in paths}
     prefixes = {_prefix(n) for n in names}  # train-*.uds and test-*.uds are separate sets
+    for prefix in prefixes:
+        push_map(board, prefix, [p for p in paths if _prefix(p.name) == prefix], quiet)
     extra = [BOARD_DATA + "/" + e.name for e in board.ls(BOARD_DATA)
              if e.name.endswith(SUFFIX) and e.name not in names and _prefix(e.name) in prefixes]
     if prune:
@@ -35,6 +38,17 @@ def push(board, paths, prune=False, quiet=False):
             except BoardFileError:
                 pass
     return sent, skipped, extra
+
+
+def push_map(board, prefix, paths, quiet):
+    """The input map 'udfa prepare' wrote beside a set's shards goes with them (a fresh model
+    trained on them stores it); a set without one removes the board's old one."""
+    local = paths[0].parent / MAP_NAME
+    remote = board_map(BOARD_DATA + "/" + prefix)
+    if local.is_file():
+        sync.send(board, [(local, remote, sync.local_crc(local))], "input map", quiet=quiet)
+    elif board.exists(remote):
+        board.rm(remote)
 
 
 def verified_crc(path):
