@@ -238,8 +238,12 @@ def test_a_csv_trains_on_the_board_and_predicts_there_as_on_the_pc(tmp_path, mon
                  "pc.json"]) == 0
     assert on_board["confusion"] == json.loads((tmp_path / "pc.json").read_text())["confusion"]
     capsys.readouterr()
-    assert main(["eval", "board.udfa", "--data", "test.csv"]) == 0
-    accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
+    assert main(["eval", "board.udfa", "--data", "test.csv", "--out", "csv.json"]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("accuracy ")[1].split("%")[0])
+    assert json.loads((tmp_path / "csv.json").read_text())["classes"] == ["k0", "k1", "k2"]
+    assert printed.splitlines()[-1].startswith("k2 ")  # the confusion rows by class name
+    assert main(["plot", "--eval", "csv.json", "--out", "plots"]) == 0
     assert accuracy == pytest.approx(on_board["accuracy_bp"] / 100, abs=0.01) and accuracy > 60
 
 

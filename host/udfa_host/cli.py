@@ -450,15 +450,23 @@ def cmd_eval(args):
                                      args.size or side_for(model.n_inputs))
         check_labels(model, args.model, labels, args.data)
     accuracy, confusion = evaluate(model, images, labels)
+    names = class_names(model)
     print("%s on %d samples: accuracy %.2f%%" % (model.describe(), len(labels), 100 * accuracy))
     print("confusion matrix (rows: true class, columns: predicted):")
-    for row in confusion:
-        print(" ".join("%5d" % v for v in row))
+    width = max(len(n) for n in names)
+    for name, row in zip(names, confusion):
+        print("%*s %s" % (width, name, " ".join("%5d" % v for v in row)))
     result = {"model": str(args.model), "samples": int(len(labels)), "accuracy": accuracy,
-              "confusion": confusion.tolist()}
+              "confusion": confusion.tolist(), "classes": names}
     if args.out:
         args.out.write_text(json.dumps(result) + "\n")
     return result
+
+
+def class_names(model):
+    """The model's class names (its input map's), else its class indices as text."""
+    names = getattr(getattr(model, "prep", None), "names", None)
+    return list(names) if names else [str(i) for i in range(model.n_classes)]
 
 
 def eval_file(model, args):
@@ -562,7 +570,8 @@ def cmd_plot(args):
                                               result and result["accuracy"]))
     if result:
         made.append(plots.plot_confusion(result["confusion"], args.out / "confusion.png",
-                                         "confusion matrix, %d samples" % result["samples"]))
+                                         "confusion matrix, %d samples" % result["samples"],
+                                         result.get("classes")))
     for path in made:
         print("wrote", path)
     return made

@@ -99,8 +99,8 @@ def plot_learning_curve(events, out, test_accuracy=None, title="udfa training"):
     return _save(fig, out)
 
 
-def plot_confusion(confusion, out, title="confusion matrix"):
-    """confusion: [true][predicted] counts."""
+def plot_confusion(confusion, out, title="confusion matrix", names=None):
+    """confusion: [true][predicted] counts; names: the classes' (default their indices)."""
     import numpy as np
 
     c = np.asarray(confusion)
@@ -115,6 +115,9 @@ def plot_confusion(confusion, out, title="confusion matrix"):
     ax.set_ylabel("true")
     ax.set_xticks(range(c.shape[1]))
     ax.set_yticks(range(c.shape[0]))
+    if names and len(names) == len(c):
+        ax.set_xticklabels(names, rotation=90)
+        ax.set_yticklabels(names)
     acc = np.trace(c) / max(c.sum(), 1)
     ax.set_title("%s (accuracy %.2f%%)" % (title, 100 * acc))
     return _save(fig, out)
