@@ -259,3 +259,28 @@ def test_sensor_windows_to_features():
                                                -3, 3, np.abs(np.diff(first)).mean()])
     with pytest.raises(ValueError, match="shorter than one window"):
         windows.sliding(recording[:20], 100)
+
+
+@pytest.mark.skipif(not shutil.which("micropython"), reason="needs micropython")
+def test_push_replaces_the_boards_input_map(tmp_path, monkeypatch):
+    """Each pushed set brings its own map (a map ends with its own CRC, so two maps' whole-
+    file CRCs are equal: the board's copy is compared by that stored CRC); a set without one
+    removes the board's old map."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UDFA_VIRTUAL_DIR", str(tmp_path / "virtual"))
+    rng = np.random.default_rng(6)
+    for name, n in (("a", 5), ("b", 3)):
+        np.savez(name + ".npz", X=rng.normal(size=(40, n)), y=rng.integers(0, 2, 40))
+        assert main(["prepare", "--data", name + ".npz", "--out", name]) == 0
+    from udfa_host.shards import write_shards
+    write_shards(rng.integers(0, 256, (40, 1, 4, 1), dtype=np.uint8), rng.integers(0, 2, 40),
+                 tmp_path / "mnist", "train", 1 << 30)  # shards of images: no input map
+    board = ["--board", "virtual:rp2040", "-q"]
+    assert main(["deploy", "--no-entry"] + board) == 0
+    from udfa_host.link import Board
+    for name in ("a", "b", "mnist"):
+        assert main(["push", "--prune", name] + board) == 0
+        with Board.open("virtual:rp2040") as b:
+            there = b.get("data/train.udfp") if b.exists("data/train.udfp") else None
+        assert there == ((tmp_path / name / "input-map.udfp").read_bytes()
+                         if name != "mnist" else None), name

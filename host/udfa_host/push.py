@@ -4,6 +4,7 @@ A shard's identity is the CRC-32 in its trailer (udfa_host.shards.shard_crc); th
 computes the CRC of its own copy (udfa_host.sync), so an unchanged shard is never sent twice
 and a damaged or cut-off copy on the board is replaced.
 """
+import zlib
 from pathlib import Path
 
 from . import sync
@@ -45,8 +46,9 @@ def push_map(board, prefix, paths, quiet):
     trained on them stores it); a set without one removes the board's old one."""
     local = paths[0].parent / MAP_NAME
     remote = board_map(BOARD_DATA + "/" + prefix)
-    if local.is_file():
-        sync.send(board, [(local, remote, sync.local_crc(local))], "input map", quiet=quiet)
+    if local.is_file():  # it ends with the CRC of the rest, as a shard does
+        crc = zlib.crc32(local.read_bytes()[:-4])
+        sync.send(board, [(local, remote, crc)], "input map", tail=4, quiet=quiet)
     elif board.exists(remote):
         board.rm(remote)
 
