@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DEVICE_TESTS, run_device
 from udfa.model import Model, ModelError, load
-from udfa_host import datasets, preprocess, windows
+from udfa_host import Classifier, datasets, preprocess, windows
 from udfa_host.boards import load_profile
 from udfa_host.cli import load_model_file, main
 from udfa_host.evaluate import predict
@@ -130,24 +130,24 @@ def test_device_applies_the_same_bytes(interp, tmp_path):
 
 
 def test_learner_maps_raw_readings_and_keeps_the_map(interp, tmp_path):
-    """A Learner on a model with an input map takes raw readings: its predictions equal the
-    PC's on the mapped bytes, and its checkpoint keeps the map; the same on every
-    interpreter (MicroPython and CircuitPython builds against CPython)."""
+    """The estimator's model (fitted on numpy arrays) in a Learner on the board takes raw
+    readings: its predictions equal the estimator's, and its checkpoint keeps the map; the
+    same on every interpreter (MicroPython and CircuitPython builds against CPython)."""
     rng = np.random.default_rng(4)
     x = edge_data(rng)
-    model = Model([4, 8, 3], ["tanh", "tanh"])
-    model.init_uniform(2000)
-    model.prep = preprocess.fit(x, names=["low", "mid", "high"])
-    model.save(tmp_path / "m.udfa")
+    y = np.array(["low", "mid", "high"])[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)]
+    clf = Classifier(hidden=8, epochs=3, seed=1).fit(x, y)
+    clf.save(tmp_path / "m.udfa")
+    frac = clf.model_.prep.frac
     test = np.r_[x[:20], edge_data(rng)[:10] * 3]
-    preprocess.to_fixed(test, model.prep.frac).astype("<i4").tofile(tmp_path / "r.bin")
+    preprocess.to_fixed(test, frac).astype("<i4").tofile(tmp_path / "r.bin")
     out = run_device(interp, DEVICE_TESTS / "learner_prep.py", tmp_path / "m.udfa",
                      tmp_path / "r.bin").splitlines()
-    want = predict(model, preprocess.apply(model.prep, test))
-    assert out[0] == "before " + " ".join(map(str, want))
-    assert out[1] == "names low,mid,high frac %d" % model.prep.frac
+    board = [clf.classes_[int(c)] for c in out[0].split()[1:]]
+    assert board == list(clf.predict(test))
+    assert out[1] == "names high,low,mid frac %d" % frac
     if interp != "cpython":
-        model.save(tmp_path / "m.udfa")  # the same start again, for CPython's run
+        clf.save(tmp_path / "m.udfa")  # the same start again, for CPython's run
         assert out == run_device("cpython", DEVICE_TESTS / "learner_prep.py",
                                  tmp_path / "m.udfa", tmp_path / "r.bin").splitlines()
 
@@ -190,7 +190,6 @@ def test_prepare_and_eval_a_csv(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "200 train samples of 3 inputs, 2 classes (off, on)" in printed
     assert "100 test samples" in printed and (out / "input-map.udfp").is_file()
-    from udfa_host import Classifier
     from udfa_host.shards import read_shard
     clf = Classifier(hidden=8, epochs=5).fit(x[:200], names[:200])
     clf.save(tmp_path / "m.udfa")
