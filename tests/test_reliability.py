@@ -152,20 +152,27 @@ def test_power_loss_mid_push(tiny, monkeypatch, capsys):
     assert not board_file(tiny, "data/train-001.uds.tmp").exists()
 
 
-def test_power_loss_mid_training_resumes_to_the_same_weights(tiny, monkeypatch, capsys):
-    ready(tiny)
-    args = ("--kernel", "plain", "--epochs", "4", "--every", "16", "--report-every", "8")
-    assert udfa("train", "--fresh", *args) == 0
-    straight, _ = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+def cut_power_in_epoch_2(monkeypatch):
+    """Make board_train.train kill the virtual board in its second epoch; returns the real
+    train, to put back."""
     train = board_train.train
 
-    def cut_power_in_epoch_2(board, *a, **kw):
+    def cut(board, *a, **kw):
         def watch(event):
             if event["event"] == "progress" and event["epoch"] == 1 and event["done"] >= 40:
                 board.vboard.kill()
         return train(board, *a, **dict(kw, on_event=watch))
 
-    monkeypatch.setattr(board_train, "train", cut_power_in_epoch_2)
+    monkeypatch.setattr(board_train, "train", cut)
+    return train
+
+
+def test_power_loss_mid_training_resumes_to_the_same_weights(tiny, monkeypatch, capsys):
+    ready(tiny)
+    args = ("--kernel", "plain", "--epochs", "4", "--every", "16", "--report-every", "8")
+    assert udfa("train", "--fresh", *args) == 0
+    straight, _ = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+    train = cut_power_in_epoch_2(monkeypatch)
     capsys.readouterr()
     assert udfa("train", "--fresh", "--log", "cut.jsonl", *args) == 1
     err = capsys.readouterr().err
@@ -196,15 +203,7 @@ def test_torn_newest_checkpoint_resumes_from_the_older_to_the_same_weights(tiny,
     args = ("--kernel", "plain", "--epochs", "3", "--every", "16", "--report-every", "8")
     assert udfa("train", "--fresh", *args) == 0
     straight, _ = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
-    train = board_train.train
-
-    def cut_power_in_epoch_2(board, *a, **kw):
-        def watch(event):
-            if event["event"] == "progress" and event["epoch"] == 1 and event["done"] >= 40:
-                board.vboard.kill()
-        return train(board, *a, **dict(kw, on_event=watch))
-
-    monkeypatch.setattr(board_train, "train", cut_power_in_epoch_2)
+    train = cut_power_in_epoch_2(monkeypatch)
     assert udfa("train", "--fresh", *args) == 1
     monkeypatch.setattr(board_train, "train", train)
     tear(board_file(tiny, "ckpt.udfa"), 1000)  # the newest was being written
