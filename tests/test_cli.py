@@ -222,9 +222,11 @@ def test_mpremote_mip_installs_the_package(tmp_path):
 
 
 @needs_micropython
-def test_train_init_personalises_a_model_of_the_pc(tiny):
+@pytest.mark.parametrize("only_last", [False, True])
+def test_train_init_personalises_a_model_of_the_pc(tiny, only_last):
     """train --init: a model trained on the PC goes onto the board, which goes on training it
-    on its own shards; the weights equal the host's continuing from the same model."""
+    on its own shards; the weights equal the host's continuing from the same model. With
+    --only-last the output layer alone learns: the hidden layer stays as the PC left it."""
     from udfa import agent
     from udfa_host import kernels_numpy
 
@@ -235,13 +237,17 @@ def test_train_init_personalises_a_model_of_the_pc(tiny):
                 kernel=kernels_numpy, **dict(settings, epochs=2))
     checkpoint.load("pc-ckpt.udfa")[0].save("pc-trained.udfa")
     assert udfa("deploy", "--no-entry") == 0 and udfa("push", "shards") == 0
-    assert udfa("train", "--init", "pc-trained.udfa", "--epochs", "1") == 0
+    flags = ["--only-last"] if only_last else []
+    assert udfa("train", "--init", "pc-trained.udfa", "--epochs", "1", *flags) == 0
     assert udfa("pull", "--out", "board.udfa") == 0
     agent.train(str(tiny / "shards" / "train"), model="pc-trained.udfa", ckpt="host.udfa",
-                fresh=True, kernel=kernels_numpy, **dict(settings, epochs=1))
-    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
-    assert weights(load_model_file("board.udfa")) != weights(load_model_file("pc-trained.udfa"))
+                fresh=True, kernel=kernels_numpy,
+                **dict(settings, epochs=1, train_layers=[-1] if only_last else None))
+    board, pc = weights(load_model_file("board.udfa")), weights(load_model_file("pc-trained.udfa"))
+    assert board == weights(checkpoint.load("host.udfa")[0])
+    assert [b == p for b, p in zip(board, pc)] == [only_last, False]
     assert udfa("train", "--init", "missing.udfa") == 1  # refused before the board is opened
+    assert udfa("train", "--init", "pc-trained.udfa", "--layers", "2") == 1  # no layer 2
 
 
 def test_train_settings_come_from_the_profile_with_flags_on_top():

@@ -25,7 +25,9 @@ from udfa.network import Network
 
 # Each rule's settings (agent.train's keywords beyond the loop's) with their defaults; a
 # checkpoint records them all, and a resumed run must be given the same.
-DFA_SETTINGS = {"lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127]}
+# train_layers: the DFA layers that learn (None: all; [-1]: the output layer alone).
+DFA_SETTINGS = {"lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127],
+                "train_layers": None}
 LES_SETTINGS = {"lr_shift": 20, "head_lr_shift": None, "bw_shift": 10, "wd_shift": 0,
                 "target": [64, 0]}
 

@@ -29,7 +29,8 @@ BOARD_CKPT = "ckpt.udfa"
 # Keys of a profile's "train" section that go to agent.train (the loop's, DFA's and LES's
 # settings); the others build the model.
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
-              "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every")
+              "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every",
+              "train_layers")
 MODEL_KEYS = ("acts", "shifts", "seed", "init")
 # the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
 MAX_SHIFT = 29

@@ -83,6 +83,15 @@ def widths(text):
     return found
 
 
+def layer_list(text):
+    """Layer indices "0,-1" -> [0, -1] (0 the first layer, -1 the output layer)."""
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r: give layer numbers, comma-separated, e.g. 1,2 "
+                                         "or -1 for the output layer" % text) from None
+
+
 def profile_name(text):
     """The name of a profile in boards/ (checked: the error lists the ones there are)."""
     try:
@@ -370,23 +379,49 @@ def setup_train(p):
     p.add_argument("--init", type=Path, metavar="MODEL", help="start from this model file "
                    "(e.g. trained on the PC) instead of a new one, and go on training it on "
                    "the board's own shards (personalisation)")
+    frozen = p.add_mutually_exclusive_group()
+    frozen.add_argument("--only-last", action="store_true", help="train the output layer "
+                        "alone, the others frozen (personalising an --init model: fewer "
+                        "updates, less heap)")
+    frozen.add_argument("--layers", type=layer_list, metavar="N,N",
+                        help="train only these layers of an MLP (0 the first, -1 the output "
+                        "layer); the others stay as they are")
     p.add_argument("--log", type=Path, default=Path("train.jsonl"),
                    help="JSONL log of the board's reports (appended unless --fresh)")
 
 
 def cmd_train(args):
     overrides = {"epochs": args.epochs, "batch": args.batch, "lr_shift": args.lr_shift,
-                 "kernel": args.kernel, "every": args.every, "report_every": args.report_every}
+                 "kernel": args.kernel, "every": args.every, "report_every": args.report_every,
+                 "train_layers": [-1] if args.only_last else args.layers}
     output_file(args.log, "training log")
-    if args.init:
-        load_model_file(args.init)  # a damaged or missing file: refused before the board
+    # a damaged or missing file: refused before the board
+    init = load_model_file(args.init) if args.init else None
     with open_board(args) as board:
         profile = board_profile(args, board)
+        if overrides["train_layers"]:
+            check_train_layers(overrides["train_layers"], init, profile)
         events = board_train.train(board, profile, overrides, args.log, args.shards,
                                    args.fresh, args.quiet, init=args.init)
         summary = summarize(events, board.vboard is not None)
     print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
     return events
+
+
+def check_train_layers(layers, init, profile):
+    """Refuse --only-last/--layers for a CNN, or naming a layer the MLP (the --init model's,
+    or the profile's) does not have."""
+    from udfa.dfa import trained_layers
+
+    net = profile["network"]
+    if (init is not None and hasattr(init, "blocks")) or (init is None and "spec" in net):
+        raise UsageError("--only-last and --layers choose an MLP's layers (DFA); a CNN "
+                         "trains every block")
+    n = len(init.layers) if init is not None else len(net["hidden"]) + 1
+    try:
+        trained_layers(n, layers)
+    except ValueError as e:
+        raise UsageError("--layers: %s" % e) from None
 
 
 def summarize(events, virtual=False):
