@@ -270,3 +270,45 @@ def test_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["nonsense"])
     assert os.listdir(tmp_path) == []
+
+
+@needs_micropython
+def test_train_beyond_the_flash_in_rounds(tiny, capsys):
+    """train --from: more shards than the virtual board's flash holds train in rounds (push
+    what fits, train, replace), and the weights equal one run over all the shards on the
+    host; with room for them all, they are pushed once."""
+    from udfa import agent
+    from udfa_host import kernels_numpy, rounds
+
+    shards = tiny_shards(tiny / "many", n=110, shard_bytes=600)  # 10 shards of 11 samples
+    assert udfa("deploy", "--no-entry") == 0
+    local = rounds.LocalShards(shards)
+    with Board.open("virtual:tiny") as board:
+        used = board.profile["flash_bytes"] - rounds.flash_space(board)[1]
+        model = rounds.job_model(board, board.profile, TINY_TRAIN, local.shape, None)[0]
+    # the deployed code, the job's files and three shards (each 2 littlefs blocks)
+    profile = json.loads((tiny / "boards" / "tiny.json").read_text())
+    profile["flash_bytes"] = used + rounds.reserve(model, local, 4096) + 3 * 2 * 4096
+    (tiny / "boards" / "tiny.json").write_text(json.dumps(profile))
+    assert udfa("train", "--from", "many", "--epochs", "2", "--fresh") == 0
+    out = capsys.readouterr().out
+    rounds_done = int(out.split(" rounds")[0].rsplit("(in ", 1)[1])
+    assert rounds_done >= 2 * 10 // 3  # two epochs of 10 shards, at most 3 on the board
+    assert len(list((flash(tiny) / "data").glob("train-*.uds"))) <= 3
+    assert udfa("pull", "--out", "board.udfa") == 0
+    settings = {k: v for k, v in TINY_TRAIN.items() if k in board_train.TRAIN_KEYS}
+    agent.create("host-model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+    agent.train([str(p) for p in shards], model="host-model.udfa", ckpt="host.udfa",
+                fresh=True, kernel=kernels_numpy, **dict(settings, epochs=2))
+    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # a budget that takes every shard: one push, no rounds, the same weights
+    profile["flash_bytes"] *= 10
+    (tiny / "boards" / "tiny.json").write_text(json.dumps(profile))
+    assert udfa("train", "--from", "many", "--epochs", "2", "--fresh") == 0
+    assert "pushed once" in capsys.readouterr().out
+    assert udfa("pull", "--out", "board2.udfa") == 0
+    assert weights(load_model_file("board2.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # a budget too small for one shard is refused in one line
+    shutil.rmtree(flash(tiny) / "data")
+    assert udfa("train", "--from", "many", "--flash-budget", "100", "--fresh") == 1
+    assert "does not fit" in capsys.readouterr().err

@@ -91,15 +91,16 @@ def board_shards(board, prefix="train"):
     return path
 
 
-def data_network(board, profile, prefix):
-    """network(profile) fitted to the board's shards PREFIX-*.uds: an MLP takes their inputs
-    and classes around the profile's hidden layers, so a user's own data (udfa prepare of a
-    CSV file) trains as MNIST does; a CNN keeps the profile's spec and input shape."""
+def data_network(board, profile, prefix, shape=None):
+    """network(profile) fitted to the board's shards PREFIX-*.uds (or to shape: their
+    (inputs, classes) as the PC's copies give them): an MLP takes their inputs and classes
+    around the profile's hidden layers, so a user's own data (udfa prepare of a CSV file)
+    trains as MNIST does; a CNN keeps the profile's spec and input shape."""
     net = network(profile)
     if "shape" in net:
         return net
-    n_in, n_cls = ast.literal_eval(board.exec(_SHARD_SHAPE % (prefix + "-000.uds"),
-                                              timeout=60).strip())
+    n_in, n_cls = shape or ast.literal_eval(board.exec(_SHARD_SHAPE % (prefix + "-000.uds"),
+                                                       timeout=60).strip())
     return {"net": [n_in] + net["net"][1:-1] + [n_cls]}
 
 
@@ -167,11 +168,13 @@ def write_job(board, job):
 
 
 def train(board, profile, overrides, log_path, shards="train", fresh=False, quiet=False,
-          on_event=None, init=None):
+          on_event=None, init=None, counts=None, shape=None):
     """Train on the board; returns the events of this run. overrides: CLI settings (None =
     the profile's). on_event(event dict) sees every report as it arrives. init: a model file
     of the PC's (e.g. trained there) that the board starts from, fresh, instead of a new one:
-    the board then personalises it on its own shards."""
+    the board then personalises it on its own shards. counts: every shard's sample count
+    when the board holds only some of them (training in rounds, udfa_host.rounds: it stops
+    with a "wait" event at the first one missing), and shape their (inputs, classes)."""
     setup = settings(profile, overrides)
     check_shifts(setup)
     check_deployed(board)
@@ -185,14 +188,18 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     if "kernel" not in job and profile.get("backends"):
         job["kernel"] = list(profile["backends"])  # the order measured for this board
-    job.update(shards=board_shards(board, shards), model=BOARD_MODEL, ckpt=BOARD_CKPT)
+    if counts is None:
+        job.update(shards=board_shards(board, shards))
+    else:
+        job.update(shards=BOARD_DATA + "/" + shards, counts=list(counts))
+    job.update(model=BOARD_MODEL, ckpt=BOARD_CKPT)
     write_job(board, job)
     if init is not None:
         board.put(init, BOARD_MODEL)
         fresh = True  # from that model, not from an earlier run's checkpoint
     elif fresh or not board.exists(BOARD_MODEL):
         board.soft_reset()
-        create_model(board, data_network(board, profile, job["shards"]), setup)
+        create_model(board, data_network(board, profile, job["shards"], shape), setup)
     board.soft_reset()  # training gets the whole heap, in one piece
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)

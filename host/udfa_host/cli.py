@@ -386,6 +386,12 @@ def setup_train(p):
     frozen.add_argument("--layers", type=layer_list, metavar="N,N",
                         help="train only these layers of an MLP (0 the first, -1 the output "
                         "layer); the others stay as they are")
+    p.add_argument("--from", dest="source", nargs="+", metavar="SHARDS",
+                   help="train on these shards of the PC (files or a folder of one set): "
+                   "pushed at once when they fit the board's free flash, else in rounds "
+                   "(push what fits, train, replace), with the same result")
+    p.add_argument("--flash-budget", type=positive, metavar="BYTES",
+                   help="with --from: use at most BYTES of the board's flash for shards")
     p.add_argument("--log", type=Path, default=Path("train.jsonl"),
                    help="JSONL log of the board's reports (appended unless --fresh)")
 
@@ -395,16 +401,29 @@ def cmd_train(args):
                  "kernel": args.kernel, "every": args.every, "report_every": args.report_every,
                  "train_layers": [-1] if args.only_last else args.layers}
     output_file(args.log, "training log")
+    if args.flash_budget and args.source is None:
+        raise UsageError("--flash-budget goes with --from (the PC's shards)")
     # a damaged or missing file: refused before the board
     init = load_model_file(args.init) if args.init else None
     with open_board(args) as board:
         profile = board_profile(args, board)
         if overrides["train_layers"]:
             check_train_layers(overrides["train_layers"], init, profile)
-        events = board_train.train(board, profile, overrides, args.log, args.shards,
-                                   args.fresh, args.quiet, init=args.init)
+        if args.source is None:
+            events = board_train.train(board, profile, overrides, args.log, args.shards,
+                                       args.fresh, args.quiet, init=args.init)
+            how = ""
+        else:
+            from . import rounds
+
+            mode, n, events = rounds.train_from(board, profile, overrides, args.log,
+                                                shard_files(args.source), args.fresh,
+                                                args.quiet, init=args.init,
+                                                budget=args.flash_budget)
+            how = (" (the shards fit its flash: pushed once)" if mode == "flash" else
+                   " (in %d rounds: more shards than its flash holds)" % n)
         summary = summarize(events, board.vboard is not None)
-    print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
+    print("trained on %s%s: %s; log in %s" % (args.board, how, summary, args.log))
     return events
 
 
@@ -425,18 +444,22 @@ def check_train_layers(layers, init, profile):
 
 
 def summarize(events, virtual=False):
-    """One line on a training run; virtual: the board is this PC's unix port, whose clock
-    says nothing of a real board's speed."""
+    """One line on a training run (of one or more rounds: each begins with a "start" event,
+    and the time is that of the training, without the pushes between rounds); virtual: the
+    board is this PC's unix port, whose clock says nothing of a real board's speed."""
     epochs = [e for e in events if e["event"] == "epoch"]
-    start = next((e for e in events if e["event"] == "start"), None)
-    if not epochs or start is None:
+    starts = [i for i, e in enumerate(events) if e["event"] == "start"]
+    if not epochs or not starts:
         return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
+    start = events[starts[0]]
     samples = len(epochs) * start["samples"] - start["next"]
     if "ms" in start:  # the board's own clock (older device code reports none)
-        seconds = (epochs[-1]["ms"] - start["ms"]) / 1000
+        key, unit = "ms", 1000
         clock = "by the virtual board's clock (this PC's)" if virtual else "by the board's clock"
     else:
-        seconds, clock = epochs[-1]["t"] - start["t"], "by the PC's clock"
+        key, unit, clock = "t", 1, "by the PC's clock"
+    seconds = sum(events[b - 1][key] - events[a][key]
+                  for a, b in zip(starts, starts[1:] + [len(events)])) / unit
     return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.1f samples/s %s"
             % (len(epochs), start["kernel"], epochs[-1]["train_bp"] / 100,
                samples / max(seconds, 1e-9), clock))
