@@ -443,23 +443,35 @@ def check_train_layers(layers, init, profile):
         raise UsageError("--layers: %s" % e) from None
 
 
-def summarize(events, virtual=False):
-    """One line on a training run (of one or more rounds: each begins with a "start" event,
-    and the time is that of the training, without the pushes between rounds); virtual: the
-    board is this PC's unix port, whose clock says nothing of a real board's speed."""
+def training_time(events):
+    """(samples trained, seconds, clock) of a training run's events, in one or more rounds
+    (each begins with a "start" event; the time is the training's, without the pushes
+    between rounds); clock "ms": the board's own (older device code reports none: "t", the
+    PC's). None if nothing was trained."""
     epochs = [e for e in events if e["event"] == "epoch"]
     starts = [i for i, e in enumerate(events) if e["event"] == "start"]
     if not epochs or not starts:
-        return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
+        return None
     start = events[starts[0]]
-    samples = len(epochs) * start["samples"] - start["next"]
-    if "ms" in start:  # the board's own clock (older device code reports none)
-        key, unit = "ms", 1000
-        clock = "by the virtual board's clock (this PC's)" if virtual else "by the board's clock"
-    else:
-        key, unit, clock = "t", 1, "by the PC's clock"
+    key, unit = ("ms", 1000) if "ms" in start else ("t", 1)
     seconds = sum(events[b - 1][key] - events[a][key]
                   for a, b in zip(starts, starts[1:] + [len(events)])) / unit
+    return len(epochs) * start["samples"] - start["next"], seconds, key
+
+
+def summarize(events, virtual=False):
+    """One line on a training run; virtual: the board is this PC's unix port, whose clock
+    says nothing of a real board's speed."""
+    found = training_time(events)
+    if found is None:
+        return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
+    samples, seconds, key = found
+    if key == "ms":
+        clock = "by the virtual board's clock (this PC's)" if virtual else "by the board's clock"
+    else:
+        clock = "by the PC's clock"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    start = next(e for e in events if e["event"] == "start")
     return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.1f samples/s %s"
             % (len(epochs), start["kernel"], epochs[-1]["train_bp"] / 100,
                samples / max(seconds, 1e-9), clock))

@@ -210,8 +210,10 @@ def train_from(board, profile, overrides, log_path, paths, fresh=False, quiet=Fa
         space = room(board, local, reserved, budget)[1]
         chosen = plan(local, block, space, wait["seed"], wait["epoch"], wait["next"], epochs)
         if wait["shard"] not in chosen:  # not even the shard it waits for fits
+            beside = (" beside %s (one batch takes samples of both)"
+                      % local.paths[chosen[0]].name if chosen else "")
             raise TrainError("shard %s (%d bytes) does not fit the board's free flash (%d "
-                             "bytes for shards): prepare smaller shards, or free the flash"
+                             "bytes for shards)%s: prepare smaller shards, or free the flash"
                              % (local.paths[wait["shard"]].name, local.sizes[wait["shard"]],
-                                max(space, 0)))
+                                max(space, 0), beside))
         swap(board, local, chosen, quiet)
