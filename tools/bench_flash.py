@@ -48,6 +48,8 @@ from udfa_host.shards import write_shards  # noqa: E402
 
 MNIST = Path(os.environ.get("UDFA_MNIST", ROOT.parent / "shared" / "datasets" / "mnist"))
 PC_SAMPLES = 50000  # the PC pretrains on (part of) the first 50,000; the board's come after
+VALIDATION = 5000  # the last training images: the personalisation's learning rate is picked there
+LR_SHIFTS = (11, 12, 13, 14, 15)
 
 
 def weights(model):
@@ -152,6 +154,16 @@ def speeds(board, profile, x, y, work, args):
     sys.stdout.flush()
 
 
+def host_train(paths, model, settings, work):
+    """The board's job run on the PC (numpy kernel, the same bytes); the trained model."""
+    ckpt = str(work / "host-ckpt.udfa")
+    with contextlib.redirect_stdout(io.StringIO()):  # the agent's reports
+        agent.train([str(p) for p in paths], model=str(model), ckpt=ckpt, fresh=True,
+                    kernel=kernels_numpy, **{k: settings[k] for k in board_train.TRAIN_KEYS
+                                             if k in settings})
+    return checkpoint.load(ckpt)[0]
+
+
 def personalise(board, profile, x, y, tx, ty, work, args):
     pc = np.flatnonzero(y[:PC_SAMPLES] < 5)
     idx = work / "pc-idx"
@@ -169,26 +181,38 @@ def personalise(board, profile, x, y, tx, ty, work, args):
     board_idx = PC_SAMPLES + np.arange(args.personal)
     paths = write_shards(x[board_idx], y[board_idx], work / "b", "train",
                          profile["shard_bytes"])
+    vx, vy = x[-VALIDATION:], y[-VALIDATION:]  # training images that neither side learns
 
-    def acc(m):
-        a, conf = evaluate(m, tx, ty)
+    def acc(m, images=tx, labels=ty):
+        a, conf = evaluate(m, images, labels)
         old = np.trace(conf[:5, :5]) / conf[:5].sum()
         new = np.trace(conf[5:, 5:]) / conf[5:].sum()
-        return "%.2f %% (digits 0-4: %.2f %%, 5-9: %.2f %%)" % (100 * a, 100 * old, 100 * new)
+        return a, "%.2f %% (digits 0-4: %.2f %%, 5-9: %.2f %%)" % (100 * a, 100 * old,
+                                                                  100 * new)
 
-    print("PC model (%d samples of digits 0-4): test %s" % (len(pc), acc(model)))
-    print("| on the board | epochs | test accuracy after | train s (board clock) | "
-          "samples/s | lowest free heap |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("PC model (%d samples of digits 0-4): test %s" % (len(pc), acc(model)[1]))
+    print("| on the board | lr_shift (validation) | test accuracy after | train s (board "
+          "clock) | samples/s | lowest free heap | = host |")
+    print("|---|---|---|---:|---:|---:|---|")
     for label, layers in (("all layers", None), ("--only-last", [-1])):
+        # the learning rate: picked on held-out training images, on the PC (the same bytes)
+        tried = {}
+        for shift in LR_SHIFTS:
+            train = dict(profile["train"], train_layers=layers, lr_shift=shift,
+                         epochs=args.epochs)
+            tried[shift] = acc(host_train(paths, work / "pc.udfa", train, work), vx, vy)[0]
+        shift = max(tried, key=tried.get)
+        train = dict(profile["train"], train_layers=layers, lr_shift=shift)
         clear_data(board)
-        _, _, events, wall = run_train(board, dict(profile, train=dict(
-            profile["train"], train_layers=layers)), paths, work, init=work / "pc.udfa",
-            epochs=args.epochs)
+        _, _, events, wall = run_train(board, dict(profile, train=train), paths, work,
+                                       init=work / "pc.udfa", epochs=args.epochs)
         samples, seconds, rate = speed(events)
         m = board_train.pull(board, work / "p.udfa")[0]
-        print("| %s, %d samples | %d | %s | %.1f | %.0f | %d |"
-              % (label, args.personal, args.epochs, acc(m), seconds, rate, lowest_free(events)))
+        same = weights(m) == weights(host_train(paths, work / "pc.udfa", dict(
+            train, epochs=args.epochs), work))
+        print("| %s, %d samples x %d epochs | %d (%.2f %%) | %s | %.1f | %.0f | %d | %s |"
+              % (label, args.personal, args.epochs, shift, 100 * tried[shift], acc(m)[1],
+                 seconds, rate, lowest_free(events), same))
         sys.stdout.flush()
 
 
