@@ -301,6 +301,23 @@ def test_train_beyond_the_flash_in_rounds(tiny, capsys):
     agent.train([str(p) for p in shards], model="host-model.udfa", ckpt="host.udfa",
                 fresh=True, kernel=kernels_numpy, **dict(settings, epochs=2))
     assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # power lost in the third round: 'udfa train --from' again resumes, to the same weights
+    train, calls = board_train.train, []
+
+    def cut_power_in_round_3(board, *a, **kw):
+        calls.append(1)
+        def watch(event):
+            if len(calls) == 3 and event["event"] == "progress":
+                board.vboard.kill()
+        return train(board, *a, **dict(kw, on_event=watch))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(board_train, "train", cut_power_in_round_3)
+        assert udfa("train", "--from", "many", "--epochs", "2", "--fresh",
+                    "--report-every", "8") == 1
+    assert udfa("train", "--from", "many", "--epochs", "2", "--report-every", "8") == 0
+    assert udfa("pull", "--out", "board.udfa") == 0
+    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
     # a budget that takes every shard: one push, no rounds, the same weights
     profile["flash_bytes"] *= 10
     (tiny / "boards" / "tiny.json").write_text(json.dumps(profile))
