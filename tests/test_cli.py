@@ -222,9 +222,11 @@ def test_mpremote_mip_installs_the_package(tmp_path):
 
 
 @needs_micropython
-def test_train_init_personalises_a_model_of_the_pc(tiny):
+@pytest.mark.parametrize("only_last", [False, True])
+def test_train_init_personalises_a_model_of_the_pc(tiny, only_last):
     """train --init: a model trained on the PC goes onto the board, which goes on training it
-    on its own shards; the weights equal the host's continuing from the same model."""
+    on its own shards; the weights equal the host's continuing from the same model. With
+    --only-last the output layer alone learns: the hidden layer stays as the PC left it."""
     from udfa import agent
     from udfa_host import kernels_numpy
 
@@ -235,13 +237,17 @@ def test_train_init_personalises_a_model_of_the_pc(tiny):
                 kernel=kernels_numpy, **dict(settings, epochs=2))
     checkpoint.load("pc-ckpt.udfa")[0].save("pc-trained.udfa")
     assert udfa("deploy", "--no-entry") == 0 and udfa("push", "shards") == 0
-    assert udfa("train", "--init", "pc-trained.udfa", "--epochs", "1") == 0
+    flags = ["--only-last"] if only_last else []
+    assert udfa("train", "--init", "pc-trained.udfa", "--epochs", "1", *flags) == 0
     assert udfa("pull", "--out", "board.udfa") == 0
     agent.train(str(tiny / "shards" / "train"), model="pc-trained.udfa", ckpt="host.udfa",
-                fresh=True, kernel=kernels_numpy, **dict(settings, epochs=1))
-    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
-    assert weights(load_model_file("board.udfa")) != weights(load_model_file("pc-trained.udfa"))
+                fresh=True, kernel=kernels_numpy,
+                **dict(settings, epochs=1, train_layers=[-1] if only_last else None))
+    board, pc = weights(load_model_file("board.udfa")), weights(load_model_file("pc-trained.udfa"))
+    assert board == weights(checkpoint.load("host.udfa")[0])
+    assert [b == p for b, p in zip(board, pc)] == [only_last, False]
     assert udfa("train", "--init", "missing.udfa") == 1  # refused before the board is opened
+    assert udfa("train", "--init", "pc-trained.udfa", "--layers", "2") == 1  # no layer 2
 
 
 def test_train_settings_come_from_the_profile_with_flags_on_top():
@@ -264,3 +270,62 @@ def test_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["nonsense"])
     assert os.listdir(tmp_path) == []
+
+
+@needs_micropython
+def test_train_beyond_the_flash_in_rounds(tiny, capsys):
+    """train --from: more shards than the virtual board's flash holds train in rounds (push
+    what fits, train, replace), and the weights equal one run over all the shards on the
+    host; with room for them all, they are pushed once."""
+    from udfa import agent
+    from udfa_host import kernels_numpy, rounds
+
+    shards = tiny_shards(tiny / "many", n=110, shard_bytes=600)  # 10 shards of 11 samples
+    assert udfa("deploy", "--no-entry") == 0
+    local = rounds.LocalShards(shards)
+    with Board.open("virtual:tiny") as board:
+        used = board.profile["flash_bytes"] - rounds.flash_space(board)[1]
+        model = rounds.job_model(board, board.profile, TINY_TRAIN, local.shape, None)[0]
+    # the deployed code, the job's files and three shards (each 2 littlefs blocks)
+    profile = json.loads((tiny / "boards" / "tiny.json").read_text())
+    profile["flash_bytes"] = used + rounds.reserve(model, local, 4096) + 3 * 2 * 4096
+    (tiny / "boards" / "tiny.json").write_text(json.dumps(profile))
+    assert udfa("train", "--from", "many", "--epochs", "2", "--fresh") == 0
+    out = capsys.readouterr().out
+    rounds_done = int(out.split(" rounds")[0].rsplit("(in ", 1)[1])
+    assert rounds_done >= 2 * 10 // 3  # two epochs of 10 shards, at most 3 on the board
+    assert len(list((flash(tiny) / "data").glob("train-*.uds"))) <= 3
+    assert udfa("pull", "--out", "board.udfa") == 0
+    settings = {k: v for k, v in TINY_TRAIN.items() if k in board_train.TRAIN_KEYS}
+    agent.create("host-model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+    agent.train([str(p) for p in shards], model="host-model.udfa", ckpt="host.udfa",
+                fresh=True, kernel=kernels_numpy, **dict(settings, epochs=2))
+    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # power lost in the third round: 'udfa train --from' again resumes, to the same weights
+    train, calls = board_train.train, []
+
+    def cut_power_in_round_3(board, *a, **kw):
+        calls.append(1)
+        def watch(event):
+            if len(calls) == 3 and event["event"] == "progress":
+                board.vboard.kill()
+        return train(board, *a, **dict(kw, on_event=watch))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(board_train, "train", cut_power_in_round_3)
+        assert udfa("train", "--from", "many", "--epochs", "2", "--fresh",
+                    "--report-every", "8") == 1
+    assert udfa("train", "--from", "many", "--epochs", "2", "--report-every", "8") == 0
+    assert udfa("pull", "--out", "board.udfa") == 0
+    assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # a budget that takes every shard: one push, no rounds, the same weights
+    profile["flash_bytes"] *= 10
+    (tiny / "boards" / "tiny.json").write_text(json.dumps(profile))
+    assert udfa("train", "--from", "many", "--epochs", "2", "--fresh") == 0
+    assert "pushed once" in capsys.readouterr().out
+    assert udfa("pull", "--out", "board2.udfa") == 0
+    assert weights(load_model_file("board2.udfa")) == weights(checkpoint.load("host.udfa")[0])
+    # a budget too small for one shard is refused in one line
+    shutil.rmtree(flash(tiny) / "data")
+    assert udfa("train", "--from", "many", "--flash-budget", "100", "--fresh") == 1
+    assert "does not fit" in capsys.readouterr().err

@@ -13,19 +13,25 @@
 # Training checkpoints every `every` samples and at each epoch end; a call after a reset
 # resumes from the newest valid checkpoint, with the same batches and rounding offsets, so
 # the final weights equal those of an uninterrupted run.
+# Training in rounds (counts given: more shards than the flash holds, udfa_host.rounds): when
+# the next shard is not on the board, training stops after its last full batch with a
+# checkpoint and a "wait" report naming that shard; run again once the host has pushed it, it
+# goes on as if the shard had been there all along.
 import gc
 import json
 
 from udfa import checkpoint, clock, kernels
 from udfa.dfa import DFA
-from udfa.feed import ShardFeed
+from udfa.feed import ShardFeed, ShardMissing
 from udfa.metrics import Confusion
 from udfa.model import Model, load
 from udfa.network import Network
 
 # Each rule's settings (agent.train's keywords beyond the loop's) with their defaults; a
 # checkpoint records them all, and a resumed run must be given the same.
-DFA_SETTINGS = {"lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127]}
+# train_layers: the DFA layers that learn (None: all; [-1]: the output layer alone).
+DFA_SETTINGS = {"lr_shift": 14, "fb_shift": 6, "fb_range": 127, "target": [127, -127],
+                "train_layers": None}
 LES_SETTINGS = {"lr_shift": 20, "head_lr_shift": None, "bw_shift": 10, "wd_shift": 0,
                 "target": [64, 0]}
 
@@ -79,14 +85,15 @@ def _read_prep(path, model):
 
 def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
           ckpt="ckpt.udfa", every=2000, report_every=500, fresh=False, ops=None,
-          **settings):
+          counts=None, **settings):
     """Train the model (or resume its checkpoint) for `epochs` epochs in all. settings: the
     rule's (DFA_SETTINGS for an MLP, LES_SETTINGS for a CNN: lr_shift there is one shift or
     one per block); every learning rate halves (shift + 1) each `decay` epochs. kernel: a
     name, a module or a list of names in order of preference (default: the fastest here; a
     CNN trains on native, viper or plain, not ulab);
     ops: a CNN's conv ops (default: the kernel's, udfa.conv.default_ops; the host passes
-    udfa_host.conv_numpy with its numpy kernel)."""
+    udfa_host.conv_numpy with its numpy kernel); counts: every shard's sample count, to
+    train on shards that come to the board in rounds (udfa.feed.ShardFeed)."""
     # a damaged newest checkpoint falls back to an older one; when checkpoint files exist but
     # none is usable, stop rather than silently start again at epoch 0
     found = None if fresh else checkpoint.restore(
@@ -96,16 +103,21 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     conv = _is_conv(net_model)
     settings = _settings(conv, settings, ckpt if found else model)
     config = {"shards": shards, "model": model, "batch": batch, "decay": decay}
+    if counts is not None:
+        config["counts"] = counts
     config.update(settings)
     if found:
         state = found[1]
-        if state["config"] != config:
+        saved = _settings(conv, {}, ckpt)  # a setting newer than the checkpoint: its default
+        saved.update(state["config"])
+        if saved != config:
             raise ValueError("checkpoint %s was made with other settings %r; train with "
                              "fresh=True to start over" % (ckpt, state["config"]))
+        state["config"] = config
     else:
         state = {"epoch": 0, "next": 0, "seen": 0, "config": config, "rounding": None}
     k = _kernel(kernel, conv)
-    feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes)
+    feed = ShardFeed(shards, k, batch, net_model.n_inputs, net_model.n_classes, counts)
     net = _trainer(net_model, k, ops, batch, settings)
     if fresh:  # training starts now: an older run's checkpoints must not outlive it
         checkpoint.discard(ckpt)
@@ -116,28 +128,35 @@ def train(shards, model="model.udfa", epochs=1, batch=16, decay=10, kernel=None,
     report("start", {"net": net_model.describe(), "rule": "les" if conv else "dfa",
                      "kernel": k.__name__, "samples": feed.total, "epoch": state["epoch"],
                      "next": state["next"], "free": free_heap()})
-    while state["epoch"] < epochs:
-        epoch = state["epoch"]
-        _set_rates(net, settings, epoch // decay)
-        conf.clear()
-        done = state["next"]
-        for rows in feed.batches(net_model.seed, epoch, done):
-            net.step(feed.x, feed.labels, rows)
-            k.argmax(y, rows, net_model.n_classes, net.pred)
-            conf.add(feed.labels, net.pred, rows)
-            done += rows
-            state["seen"] += rows
-            if done % report_every < rows:
-                report("progress", {"epoch": epoch, "done": done, "total": feed.total,
-                                    "train_bp": conf.basis_points()})
-            if done % every < rows and done < feed.total:
-                state["next"] = done
-                save(ckpt, net, state)
-        state["epoch"] = epoch + 1
-        state["next"] = 0
+    try:
+        while state["epoch"] < epochs:
+            epoch = state["epoch"]
+            _set_rates(net, settings, epoch // decay)
+            conf.clear()
+            done = state["next"]
+            for rows in feed.batches(net_model.seed, epoch, done):
+                net.step(feed.x, feed.labels, rows)
+                k.argmax(y, rows, net_model.n_classes, net.pred)
+                conf.add(feed.labels, net.pred, rows)
+                done += rows
+                state["seen"] += rows
+                if done % report_every < rows:
+                    report("progress", {"epoch": epoch, "done": done, "total": feed.total,
+                                        "train_bp": conf.basis_points()})
+                if done % every < rows and done < feed.total:
+                    state["next"] = done
+                    save(ckpt, net, state)
+            state["epoch"] = epoch + 1
+            state["next"] = 0
+            save(ckpt, net, state)
+            report("epoch", {"epoch": epoch, "train_bp": conf.basis_points(),
+                             "free": free_heap()})
+    except ShardMissing as e:  # in rounds: the host brings that shard, then runs us again
+        state["next"] = done
         save(ckpt, net, state)
-        report("epoch", {"epoch": epoch, "train_bp": conf.basis_points(),
-                         "free": free_heap()})
+        report("wait", {"epoch": state["epoch"], "next": done, "shard": e.args[1],
+                        "seen": state["seen"], "seed": net_model.seed})
+        return
     report("done", {"ckpt": ckpt, "epochs": state["epoch"], "seen": state["seen"]})
 
 

@@ -7,6 +7,10 @@
 # update is then right on average however small it is, where rounding to nearest loses
 # every update below half a unit (Fashion-MNIST 784-512-10, 8 epochs: 86.43 % vs 85.73 %).
 # check_bounds proves, for the chosen sizes, that every intermediate stays below 2^30.
+# train_layers (e.g. [-1]: the output layer alone, to personalise a trained model) freezes the
+# others: a frozen layer skips its update, its rounding draw and its hidden delta, and holds
+# no delta buffer nor feedback matrix (its matrix is still drawn, so the trained layers get
+# the same feedback as when every layer trains).
 from array import array
 
 from udfa.model import SMALL_INT_MAX
@@ -19,8 +23,10 @@ MAX_SLOPE = 16
 
 class DFA(Network):
     def __init__(self, model, kernel, batch=20, lr_shift=16, fb_shift=6, fb_range=127,
-                 target=(127, -127)):
+                 target=(127, -127), train_layers=None):
         Network.__init__(self, model, kernel, batch)
+        top = len(model.layers) - 1
+        self.trained = trained_layers(top + 1, train_layers)
         self.fb_shift = fb_shift
         self.hi, self.lo = target
         self.acc_max = check_bounds(model, batch, fb_shift, fb_range, target)
@@ -29,13 +35,21 @@ class DFA(Network):
         n_cls = model.n_classes
         rng = XorShift32(model.seed)
         self.R = []
-        for l in model.layers[:-1]:
-            R = array("b", bytes(n_cls * l.n_out))
+        for n in range(top):
+            n_out = model.layers[n].n_out
+            if not self.trained[n]:  # drawn all the same: the next layers' stay as they are
+                for i in range(n_cls * n_out):
+                    rng.nonzero(fb_range)
+                self.R.append(None)
+                continue
+            R = array("b", bytes(n_cls * n_out))
             for i in range(len(R)):
                 R[i] = rng.nonzero(fb_range)
-            self.R.append(kernel.matrix(R, n_cls, l.n_out))
+            self.R.append(kernel.matrix(R, n_cls, n_out))
         self.e = kernel.buffer(batch, n_cls, "i")
-        self.d = [kernel.buffer(batch, l.n_out, "i") for l in model.layers]
+        # the output layer's delta comes with the error, which every trained layer needs
+        self.d = [kernel.buffer(batch, l.n_out, "i") if self.trained[n] or n == top else None
+                  for n, l in enumerate(model.layers)]
 
     def set_lr_shift(self, lr_shift):
         """Learning rate 2^-lr_shift; refused where |acc| + offset could reach 2^30."""
@@ -52,12 +66,30 @@ class DFA(Network):
         k.output_delta(self.layers[top], y, self.s[top], labels, rows, self.hi, self.lo,
                        self.e, self.d[top])
         for n in range(top):
-            k.hidden_delta(self.layers[n], self.e, self.R[n], n_cls, self.s[n], rows,
-                           self.fb_shift, self.d[n])
+            if self.trained[n]:
+                k.hidden_delta(self.layers[n], self.e, self.R[n], n_cls, self.s[n], rows,
+                               self.fb_shift, self.d[n])
         mask = (1 << self.lr_shift) - 1
         for n in range(top + 1):
-            k.update(self.layers[n], x if n == 0 else self.a[n - 1], self.d[n], rows,
-                     self.lr_shift, self.rounding.next30() & mask)
+            if self.trained[n]:
+                k.update(self.layers[n], x if n == 0 else self.a[n - 1], self.d[n], rows,
+                         self.lr_shift, self.rounding.next30() & mask)
+
+
+def trained_layers(n_layers, train_layers):
+    """One flag per layer: is it trained? train_layers: None (all) or layer indices, 0 the
+    first, negative ones from the output layer (-1)."""
+    if train_layers is None:
+        return [True] * n_layers
+    if not train_layers:
+        raise ValueError("train_layers is empty: name at least one layer to train")
+    flags = [False] * n_layers
+    for n in train_layers:
+        if not -n_layers <= n < n_layers:
+            raise ValueError("train_layers: no layer %d in a network of %d layers (0..%d, or "
+                             "-1 for the output layer)" % (n, n_layers, n_layers - 1))
+        flags[n] = True
+    return flags
 
 
 def check_bounds(model, batch, fb_shift, fb_range, target):

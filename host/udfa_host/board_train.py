@@ -30,7 +30,8 @@ BOARD_CKPT = "ckpt.udfa"
 # Keys of a profile's "train" section that go to agent.train (the loop's, DFA's and LES's
 # settings); the others build the model.
 TRAIN_KEYS = ("epochs", "batch", "lr_shift", "decay", "fb_shift", "fb_range", "target",
-              "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every")
+              "head_lr_shift", "bw_shift", "wd_shift", "kernel", "every", "report_every",
+              "train_layers")
 MODEL_KEYS = ("acts", "shifts", "seed", "init")
 # the device's largest learning-rate shift (udfa.dfa, udfa.les): rounding offsets < 2^30
 MAX_SHIFT = 29
@@ -98,16 +99,17 @@ def board_shards(board, prefix="train"):
     return path, len(found)
 
 
-def data_network(board, profile, prefix, shards):
+def data_network(board, profile, prefix, shards, known=None):
     """(network(profile) fitted to the board's `shards` shards PREFIX-*.uds, their samples):
     an MLP takes their inputs and classes around the profile's hidden layers, so a user's own
     data (udfa prepare of a CSV file) trains as MNIST does; a CNN keeps the profile's spec
-    and input shape (samples None)."""
+    and input shape (samples None). known: (inputs, classes, samples) as the PC's copies give
+    them, when the board holds only some of the shards (in rounds)."""
     net = network(profile)
     if "shape" in net:
         return net, None
-    n_in, n_cls, samples = ast.literal_eval(board.exec(_SHARD_SHAPE % (shards, prefix),
-                                                       timeout=600).strip())
+    n_in, n_cls, samples = known or ast.literal_eval(board.exec(
+        _SHARD_SHAPE % (shards, prefix), timeout=600).strip())
     return {"net": [n_in] + net["net"][1:-1] + [n_cls]}, samples
 
 
@@ -182,11 +184,13 @@ def write_job(board, job):
 
 
 def train(board, profile, overrides, log_path, shards="train", fresh=False, quiet=False,
-          on_event=None, init=None):
+          on_event=None, init=None, counts=None, shape=None):
     """Train on the board; returns the events of this run. overrides: CLI settings (None =
     the profile's). on_event(event dict) sees every report as it arrives. init: a model file
     of the PC's (e.g. trained there) that the board starts from, fresh, instead of a new one:
-    the board then personalises it on its own shards."""
+    the board then personalises it on its own shards. counts: every shard's sample count
+    when the board holds only some of them (training in rounds, udfa_host.rounds: it stops
+    with a "wait" event at the first one missing), and shape their (inputs, classes)."""
     setup = settings(profile, overrides)
     check_shifts(setup)
     check_deployed(board)
@@ -200,11 +204,17 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
     job = {k: setup[k] for k in TRAIN_KEYS if k in setup}
     if "kernel" not in job and profile.get("backends"):
         job["kernel"] = list(profile["backends"])  # the order measured for this board
-    prefix, count = board_shards(board, shards)
+    if counts is None:
+        prefix, n_shards = board_shards(board, shards)
+        known = None
+    else:
+        prefix, n_shards = BOARD_DATA + "/" + shards, len(counts)
+        job["counts"] = list(counts)
+        known = tuple(shape) + (sum(counts),)
     job.update(shards=prefix, model=BOARD_MODEL, ckpt=BOARD_CKPT)
     net = None
     if init is None and (fresh or not board.exists(BOARD_MODEL)):
-        net, samples = data_network(board, profile, prefix, count)
+        net, samples = data_network(board, profile, prefix, n_shards, known)
         if samples and overrides.get("epochs") is None:  # a new MLP: epochs from the data
             job["epochs"] = datasets.auto_epochs(samples)
             check_shifts(job)

@@ -83,6 +83,15 @@ def widths(text):
     return found
 
 
+def layer_list(text):
+    """Layer indices "0,-1" -> [0, -1] (0 the first layer, -1 the output layer)."""
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r: give layer numbers, comma-separated, e.g. 1,2 "
+                                         "or -1 for the output layer" % text) from None
+
+
 def profile_name(text):
     """The name of a profile in boards/ (checked: the error lists the ones there are)."""
     try:
@@ -367,38 +376,99 @@ def setup_train(p):
     p.add_argument("--init", type=Path, metavar="MODEL", help="start from this model file "
                    "(e.g. trained on the PC) instead of a new one, and go on training it on "
                    "the board's own shards (personalisation)")
+    frozen = p.add_mutually_exclusive_group()
+    frozen.add_argument("--only-last", action="store_true", help="train the output layer "
+                        "alone, the others frozen (personalising an --init model: fewer "
+                        "updates, less heap)")
+    frozen.add_argument("--layers", type=layer_list, metavar="N,N",
+                        help="train only these layers of an MLP (0 the first, -1 the output "
+                        "layer); the others stay as they are")
+    p.add_argument("--from", dest="source", nargs="+", metavar="SHARDS",
+                   help="train on these shards of the PC (files or a folder of one set): "
+                   "pushed at once when they fit the board's free flash, else in rounds "
+                   "(push what fits, train, replace), with the same result")
+    p.add_argument("--flash-budget", type=positive, metavar="BYTES",
+                   help="with --from: use at most BYTES of the board's flash for shards")
     p.add_argument("--log", type=Path, default=Path("train.jsonl"),
                    help="JSONL log of the board's reports (appended unless --fresh)")
 
 
 def cmd_train(args):
     overrides = {"epochs": args.epochs, "batch": args.batch, "lr_shift": args.lr_shift,
-                 "kernel": args.kernel, "every": args.every, "report_every": args.report_every}
+                 "kernel": args.kernel, "every": args.every, "report_every": args.report_every,
+                 "train_layers": [-1] if args.only_last else args.layers}
     output_file(args.log, "training log")
-    if args.init:
-        load_model_file(args.init)  # a damaged or missing file: refused before the board
+    if args.flash_budget and args.source is None:
+        raise UsageError("--flash-budget goes with --from (the PC's shards)")
+    # a damaged or missing file: refused before the board
+    init = load_model_file(args.init) if args.init else None
     with open_board(args) as board:
         profile = board_profile(args, board)
-        events = board_train.train(board, profile, overrides, args.log, args.shards,
-                                   args.fresh, args.quiet, init=args.init)
+        if overrides["train_layers"]:
+            check_train_layers(overrides["train_layers"], init, profile)
+        if args.source is None:
+            events = board_train.train(board, profile, overrides, args.log, args.shards,
+                                       args.fresh, args.quiet, init=args.init)
+            how = ""
+        else:
+            from . import rounds
+
+            mode, n, events = rounds.train_from(board, profile, overrides, args.log,
+                                                shard_files(args.source), args.fresh,
+                                                args.quiet, init=args.init,
+                                                budget=args.flash_budget)
+            how = (" (the shards fit its flash: pushed once)" if mode == "flash" else
+                   " (in %d rounds: more shards than its flash holds)" % n)
         summary = summarize(events, board.vboard is not None)
-    print("trained on %s: %s; log in %s" % (args.board, summary, args.log))
+    print("trained on %s%s: %s; log in %s" % (args.board, how, summary, args.log))
     return events
+
+
+def check_train_layers(layers, init, profile):
+    """Refuse --only-last/--layers for a CNN, or naming a layer the MLP (the --init model's,
+    or the profile's) does not have."""
+    from udfa.dfa import trained_layers
+
+    net = profile["network"]
+    if (init is not None and hasattr(init, "blocks")) or (init is None and "spec" in net):
+        raise UsageError("--only-last and --layers choose an MLP's layers (DFA); a CNN "
+                         "trains every block")
+    n = len(init.layers) if init is not None else len(net["hidden"]) + 1
+    try:
+        trained_layers(n, layers)
+    except ValueError as e:
+        raise UsageError("--layers: %s" % e) from None
+
+
+def training_time(events):
+    """(samples trained, seconds, clock) of a training run's events, in one or more rounds
+    (each begins with a "start" event; the time is the training's, without the pushes
+    between rounds); clock "ms": the board's own (older device code reports none: "t", the
+    PC's). None if nothing was trained."""
+    epochs = [e for e in events if e["event"] == "epoch"]
+    starts = [i for i, e in enumerate(events) if e["event"] == "start"]
+    if not epochs or not starts:
+        return None
+    start = events[starts[0]]
+    key, unit = ("ms", 1000) if "ms" in start else ("t", 1)
+    seconds = sum(events[b - 1][key] - events[a][key]
+                  for a, b in zip(starts, starts[1:] + [len(events)])) / unit
+    return len(epochs) * start["samples"] - start["next"], seconds, key
 
 
 def summarize(events, virtual=False):
     """One line on a training run; virtual: the board is this PC's unix port, whose clock
     says nothing of a real board's speed."""
-    epochs = [e for e in events if e["event"] == "epoch"]
-    start = next((e for e in events if e["event"] == "start"), None)
-    if not epochs or start is None:
+    found = training_time(events)
+    if found is None:
         return "nothing left to train (the checkpoint is at the last epoch; raise --epochs)"
-    samples = len(epochs) * start["samples"] - start["next"]
-    if "ms" in start:  # the board's own clock (older device code reports none)
-        seconds = (epochs[-1]["ms"] - start["ms"]) / 1000
+    samples, seconds, key = found
+    if key == "ms":
         clock = "by the virtual board's clock (this PC's)" if virtual else "by the board's clock"
     else:
-        seconds, clock = epochs[-1]["t"] - start["t"], "by the PC's clock"
+        clock = "by the PC's clock"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    start = next(e for e in events if e["event"] == "start")
     return ("%d epochs with the %s kernel, last train accuracy %.2f%%, %.1f samples/s %s"
             % (len(epochs), start["kernel"], epochs[-1]["train_bp"] / 100,
                samples / max(seconds, 1e-9), clock))

@@ -296,6 +296,11 @@ class Board:
     def exists(self, path):
         return self._fs("stat", path) is not None
 
+    def size(self, path):
+        """A board file's size in bytes, or None if it is not there."""
+        st = self._fs("stat", path)
+        return None if st is None else st[6]
+
     def rm(self, path):
         """Remove a board file."""
         self._fs("rm", path)

@@ -5,6 +5,7 @@ pieces (binascii.crc32, or udfa.checksum where a port lacks it) and sends back o
 the CRC and the file's last `tail` bytes. Nothing but those few bytes crosses the wire, so a
 shard that is already there costs one round trip, not a copy.
 """
+import ast
 import errno
 import zlib
 from pathlib import Path
@@ -41,8 +42,8 @@ def _udfa_crc(path, tail):
         return (size, crc & 0xFFFFFFFF, f.read(tail))
 """
 
-# Board side of free_bytes(): statvfs gives (bsize, frsize, blocks, bfree, bavail, ...).
-_FREE_ON_BOARD = "import os\nst = os.statvfs(%r)\nprint(repr(st[0] * st[4]))"
+# Board side of fs_space(): statvfs gives (bsize, frsize, blocks, bfree, bavail, ...).
+_FREE_ON_BOARD = "import os\nst = os.statvfs(%r)\nprint(repr((st[0], st[0] * st[4])))"
 
 
 def file_crcs(board, paths, tail=0):
@@ -55,12 +56,21 @@ def file_crcs(board, paths, tail=0):
     return board.eval("[%s]" % calls, timeout=60)
 
 
+def fs_space(board, folder=""):
+    """(block size, bytes free) of the board's file system holding folder, or None if it
+    cannot tell."""
+    try:
+        block, free = ast.literal_eval(board.exec(_FREE_ON_BOARD % (board._path(folder) or
+                                                                     ".")).strip())
+    except (BoardExecError, ValueError, SyntaxError, TypeError):
+        return None  # no statvfs on this port, or no such folder yet
+    return block, free
+
+
 def free_bytes(board, folder=""):
     """Bytes free on the board's file system holding folder, or None if it cannot tell."""
-    try:
-        return int(board.exec(_FREE_ON_BOARD % (board._path(folder) or ".")).strip())
-    except (BoardExecError, ValueError):  # no statvfs on this port, or no such folder yet
-        return None
+    space = fs_space(board, folder)
+    return None if space is None else space[1]
 
 
 def local_crc(path):

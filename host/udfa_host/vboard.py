@@ -50,6 +50,7 @@ class VirtualBoard:
         self._slave_fd = None
         self._finalizer = None
         self._args = None
+        self.root = None
 
     def start(self, interpreter="micropython", heap="190K", root_dir=".", sys_path=(),
               timeout=10.0):
@@ -79,6 +80,7 @@ class VirtualBoard:
             os.close(master)
         self._slave_fd = slave
         self.port = port
+        self.root = root  # the board's flash: a folder of the PC
         self.pid = self._proc.pid
         self._finalizer = weakref.finalize(self, _reap, self._proc, slave)
         self._await_prompt(timeout)

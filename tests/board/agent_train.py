@@ -12,6 +12,10 @@ from synth import weights_crc
 NETS = {
     "dfa": ({"net": [48, 16, 5], "acts": ["tanh", "tanh"], "seed": 4, "init": 30},
             {"batch": 8, "lr_shift": 13}),
+    # the middle of three layers frozen (it keeps its initial weights, large enough to pass
+    # on a signal)
+    "frozen": ({"net": [48, 16, 12, 5], "acts": ["tanh"] * 3, "seed": 4, "init": 1000},
+               {"batch": 8, "lr_shift": 13, "train_layers": [0, -1]}),
     # learning rates per block, decay, weight decay: every LES setting the agent passes
     "les": ({"net": "c4k3p2-c6k3-f5", "shape": (6, 8, 1), "seed": 4},
             {"batch": 8, "lr_shift": [15, 12], "head_lr_shift": 10, "bw_shift": 8,
