@@ -20,7 +20,7 @@ from test_cli import tiny, tiny_shards  # noqa: E402,F401  (tiny: the fixture)
 from udfa import agent, model as model_file  # noqa: E402
 from udfa_host import cli  # noqa: E402
 from udfa_host.boards import load_profile  # noqa: E402
-from udfa_host.fleet import client, grid, run, server, weights  # noqa: E402
+from udfa_host.fleet import client, grid, resume, run, server, weights  # noqa: E402
 from udfa_host.fleet.strategy import integer_average  # noqa: E402
 from udfa_host.link import BoardDisconnected  # noqa: E402
 
@@ -200,9 +200,47 @@ def test_fleet_verb_on_the_demo_data(tmp_path, capsys):
     assert "repeats the board before it" in capsys.readouterr().err
 
 
+def demo_fleet(out, *extra):
+    """udfa fleet on 2 host nodes of the demo data, non-IID; returns the exit code."""
+    return cli.main(["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA), "--split",
+                     "noniid:2", "--samples", "200", "--out", str(out), "-q"] + list(extra))
+
+
+def test_a_restarted_server_resumes_from_the_last_completed_round(tmp_path, monkeypatch,
+                                                                  capsys):
+    assert demo_fleet(tmp_path / "whole", "--rounds", "3", "--engine", "local") == 0
+    save = resume.save
+
+    def dies_in_round_3(out, model, done, plan):  # after round 3's log line, before its save
+        if done == 3:
+            raise KeyboardInterrupt
+        save(out, model, done, plan)
+
+    monkeypatch.setattr(resume, "save", dies_in_round_3)
+    cut = tmp_path / "cut"
+    assert demo_fleet(cut, "--rounds", "3", "--engine", "local") == 130
+    assert len((cut / server.LOG).read_text().splitlines()) == 3  # round 3 ran, unsaved
+    monkeypatch.setattr(resume, "save", save)
+    rounds, train_round = [], client.train_round
+    monkeypatch.setattr(client, "train_round", lambda *a: rounds.append(1) or train_round(*a))
+    capsys.readouterr()
+    assert demo_fleet(cut, "--rounds", "3", "--engine", "local", "--resume") == 0
+    assert "resuming after round 2" in capsys.readouterr().out
+    assert len(rounds) == 2  # round 3 on the 2 nodes, nothing before it
+    assert (cut / server.GLOBAL).read_bytes() == (tmp_path / "whole" / server.GLOBAL).read_bytes()
+    log = [json.loads(l) for l in (cut / server.LOG).read_text().splitlines()]
+    assert [r["round"] for r in log] == [1, 2, 3]
+    # other options: refused, the rounds left as they were
+    assert demo_fleet(cut, "--rounds", "4", "--engine", "local", "--resume", "--seed",
+                      "2") == 1
+    assert "run with other seed (seed 1)" in capsys.readouterr().err
+    assert len((cut / server.LOG).read_text().splitlines()) == 3
+
+
 def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     """The same rounds on Flower's Deployment Engine (a SuperLink and 2 SuperNodes on
-    loopback, ClientApps in their own processes): the same global model. About 30 s."""
+    loopback, ClientApps in their own processes): the same global model, and a second
+    `flwr run` resumes after the first's round. About 60 s."""
     common = ["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA), "--rounds",
               "1", "--samples", "100", "-q"]
     assert cli.main(common + ["--out", str(tmp_path / "local"), "--engine", "local"]) == 0
@@ -210,6 +248,14 @@ def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
             (tmp_path / "local" / server.GLOBAL).read_bytes())
     assert (tmp_path / "dep" / "flwr" / "superlink.log").stat().st_size > 0
+    # a new SuperLink and ServerApp resume after round 1 (the run config carries the plan)
+    common[common.index("--rounds") + 1] = "2"
+    assert cli.main(common + ["--out", str(tmp_path / "dep"), "--resume"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "local"), "--engine", "local"]) == 0
+    assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
+            (tmp_path / "local" / server.GLOBAL).read_bytes())
+    log = (tmp_path / "dep" / server.LOG).read_text().splitlines()
+    assert [json.loads(l)["round"] for l in log] == [1, 2]
 
 
 def test_fleet_verb_without_flower(monkeypatch, capsys):

@@ -82,9 +82,10 @@ def _tool(name):
     return str(path)
 
 
-def run(nodes, config, out, on_round):
+def run(nodes, config, out, on_round, done=0):
     """Run the rounds of config (server.py's run config) over nodes (client.py's node
-    configs), each behind its own SuperNode; calls on_round(figures) as rounds.jsonl grows."""
+    configs), each behind its own SuperNode; calls on_round(figures) as rounds.jsonl grows
+    beyond its first `done` lines (a resumed fleet's rounds so far)."""
     from . import server
 
     out = Path(out).resolve()
@@ -99,7 +100,7 @@ def run(nodes, config, out, on_round):
     (home / "config.toml").write_text(_CONNECTION % link)
     env = dict(os.environ, FLWR_HOME=str(home))
     log_path = Path(config["out"]) / server.LOG
-    if log_path.exists():
+    if log_path.exists() and not done:
         log_path.unlink()
     started = []
 
@@ -118,22 +119,22 @@ def run(nodes, config, out, on_round):
                                        "127.0.0.1:%d" % link, "--port", str(free_port()),
                                        "--node-config", text])
         start("run", [_tool("flwr"), "run", str(app), "fleet", "--stream"])
-        _follow(started[-1], started[:-1], log_path, on_round, home)
+        _follow(started[-1], started[:-1], log_path, on_round, home, done)
     finally:
         for p in reversed(started):
             _stop(p)
 
 
-def _follow(flwr_run, servers, log_path, on_round, home):
-    """Report rounds as the ServerApp writes them, until `flwr run` ends."""
-    seen = 0
+def _follow(flwr_run, servers, log_path, on_round, home, seen):
+    """Report rounds as the ServerApp writes them (after the first `seen` lines), until
+    `flwr run` ends."""
     while True:
         done = flwr_run.poll() is not None
         if log_path.exists():
             lines = log_path.read_text().splitlines()
             for line in lines[seen:]:
                 on_round(json.loads(line))
-            seen = len(lines)
+            seen = max(seen, len(lines))  # (a resumed server rewrites the log)
         if done:
             break
         for p in servers:

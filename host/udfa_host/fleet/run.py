@@ -8,8 +8,8 @@ and one ClientApp per board (client.py), on Flower's Deployment Engine (deployme
 SuperLink and a SuperNode per board) or, with --engine local, connected by the in-process
 Grid (grid.py). Each
 board gets udfa installed and its shards pushed in its first round (later rounds skip what it
-holds). In OUT: global.udfa, rounds.jsonl (one line a round), rounds.png, nodes/<i>/ (the
-shards of board i), boards/<i>/ (virtual boards' flash), app/ and flwr/ (the Flower app
+holds). In OUT: global.udfa, rounds.jsonl (one line a round), fleet.ckpt (the last completed
+round, for --resume: resume.py), rounds.png, nodes/<i>/ (the shards of board i), boards/<i>/ (virtual boards' flash), app/ and flwr/ (the Flower app
 and its processes' logs, deployment engine). `--boards host x4` runs the same
 rounds on the PC's numpy kernel: the same weights as boards for the same split and seed.
 """
@@ -30,7 +30,7 @@ from ..boards import load_profile
 from ..cli import UsageError, output_folder, positive, profile_name, side_for, data_folder
 from ..idx import load_images
 from ..shards import write_shards
-from . import client, grid, server
+from . import client, grid, resume, server
 
 
 def board_list(tokens):
@@ -93,6 +93,8 @@ def add_arguments(p):
                    help="good replies a round needs to change the model (default 1)")
     p.add_argument("--seed", type=int, default=1, help="the split's seed")
     p.add_argument("--out", type=Path, default=Path("udfa-fleet"), help="folder for results")
+    p.add_argument("--resume", action="store_true", help="continue after the last completed "
+                   "round in --out (a fleet stopped midway; the same options), if it has one")
     p.add_argument("--interpreter", help="for virtual boards: the MicroPython to run")
     p.add_argument("--kernel", help="the boards' kernel (default: the fastest each has)")
     p.add_argument("--engine", choices=("deployment", "local"), default="deployment",
@@ -139,8 +141,18 @@ def prepare(args, boards, profile_name_):
             k: setup[k] for k in board_train.MODEL_KEYS if k in setup}))
     config = {"model": str(init), "out": str(out), "rounds": args.rounds,
               "epochs": args.epochs, "min-replies": args.min_replies,
-              "test-data": str(args.data), "size": size}
+              "test-data": str(args.data), "size": size, "resume": args.resume,
+              "plan": json.dumps(plan(args, boards, profile_name_), sort_keys=True)}
     return nodes, config, [len(p) for p in parts]
+
+
+def plan(args, boards, profile_name_):
+    """What a fleet's rounds depend on besides the global model (resume.py): the same plan
+    gives the same shards and the same rounds. The boards by number only: a board may come
+    back on another port."""
+    return {"data": str(Path(args.data).resolve()), "samples": args.samples,
+            "split": args.split, "seed": args.seed, "boards": len(boards),
+            "profile": profile_name_, "epochs": args.epochs, "min-replies": args.min_replies}
 
 
 def plot(log_path, out_path, title):
@@ -171,12 +183,15 @@ def run(args):
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.profile or default_profile(boards)
     nodes, config, sizes = prepare(args, boards, name)
-    print("udfa fleet: %d boards (%s), split %s: %s samples; %d rounds of %d epochs; in %s"
+    found = resume.restore(args.out, json.loads(config["plan"])) if args.resume else None
+    done = found[1] if found else 0
+    print("udfa fleet: %d boards (%s), split %s: %s samples; %d rounds of %d epochs; in %s%s"
           % (len(boards), ", ".join(sorted(set(boards))), args.split,
-             "+".join(map(str, sizes)), args.rounds, args.epochs, args.out))
+             "+".join(map(str, sizes)), args.rounds, args.epochs, args.out,
+             "; resuming after round %d" % done if found else ""))
     logging.getLogger("flwr").setLevel(logging.WARNING)  # Flower's INFO: pages a round
-    bar = tqdm(total=args.rounds, unit="round", desc="fleet", disable=args.quiet,
-               dynamic_ncols=True, file=sys.stdout)
+    bar = tqdm(total=args.rounds, initial=min(done, args.rounds), unit="round", desc="fleet",
+               disable=args.quiet, dynamic_ncols=True, file=sys.stdout)
 
     def on_round(f):
         bar.update(1)
@@ -187,11 +202,13 @@ def run(args):
                               f["bytes"], f["seconds"]))
 
     try:
-        if args.engine == "deployment":
+        if done >= args.rounds:
+            model = found[0]
+        elif args.engine == "deployment":
             from . import deployment
             from udfa import model as model_file
 
-            deployment.run(nodes, config, args.out, on_round)
+            deployment.run(nodes, config, args.out, on_round, done)
             model = model_file.load(str(args.out / server.GLOBAL))
         else:
             local = grid.LocalGrid(client.app, nodes)

@@ -48,11 +48,13 @@ def integer_average(replies, wmaxes):
 class IntegerFedAvg(FedAvg):
     """FedAvg over int16 weights. layout: weights.layout(model) of the global model;
     min_replies: good replies a round needs to change the model. on_round(dict) sees each
-    round's figures (replies, dropped, bytes moved)."""
+    round's figures (replies, dropped, bytes moved); done: rounds run before this start (a
+    resumed fleet: Flower counts from 1 again, the logs go on from done + 1)."""
 
-    def __init__(self, layout, min_replies=1, on_round=None, **fedavg):
+    def __init__(self, layout, min_replies=1, on_round=None, done=0, **fedavg):
         super().__init__(weighted_by_key=COUNT_KEY, **fedavg)
         self.layout = layout
+        self.done = done
         self.min_replies = min_replies
         self.on_round = on_round
         self.sent = 0
@@ -66,6 +68,7 @@ class IntegerFedAvg(FedAvg):
         return []  # the server evaluates the global model itself (server.py)
 
     def aggregate_train(self, server_round, replies):
+        server_round += self.done
         replies = list(replies)
         good, dropped = [], []
         for msg in replies:
