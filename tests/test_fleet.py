@@ -173,6 +173,51 @@ def test_a_board_that_vanishes_does_not_stop_the_round(tiny, caplog):
     assert flat(kept) == flat(model_file.load(str(tiny / "init.udfa")))
 
 
+@needs_micropython
+def test_a_board_killed_mid_round_rejoins_with_the_current_model(tiny, monkeypatch, caplog):
+    """Board 2's MicroPython process is killed (SIGKILL) as it starts training in round 1:
+    the round completes with the other two; in round 2 the board, started again on its
+    flash, trains from round 1's global model. The same rounds on host nodes, node 2
+    failing in round 1, give the same weights."""
+    import os
+    import signal
+    import time
+
+    from udfa_host import board_train
+
+    train, killed = board_train.train, []
+
+    def kill_board_2(board, profile, overrides, log_path, **kw):
+        def on_event(event):
+            pid = board.vboard.pid  # the board's flash is the process's working folder
+            if event["event"] == "start" and not killed and \
+                    os.readlink("/proc/%d/cwd" % pid) == str(tiny / "board1" / "tiny"):
+                killed.append(pid)
+                os.kill(pid, signal.SIGKILL)
+        return train(board, profile, overrides, log_path, on_event=on_event, **kw)
+
+    monkeypatch.setattr(board_train, "train", kill_board_2)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="flwr"):
+        boards, rows = fleet(tiny, make_nodes(tiny, ["virtual:tiny"] * 3))
+    assert time.monotonic() - started < 60
+    assert killed and "round 1: node 2 failed (BoardDisconnected: board at" in caplog.text
+    assert [(r["replies"], r["dropped"]) for r in rows] == [(2, [2]), (3, [])]
+    monkeypatch.setattr(board_train, "train", train)
+
+    def fails_in_round_1(msg, node_id, reply):
+        if node_id == 2 and msg.content["config"]["server-round"] == 1:
+            raise BoardDisconnected("killed")
+        return reply
+
+    nodes = make_nodes(tiny, ["host"] * 3)
+    host, _ = fleet(tiny, nodes, app=spoiling_app(fails_in_round_1), name="host")
+    assert flat(boards) == flat(host)
+    first, _ = fleet(tiny, nodes, rounds=1, app=spoiling_app(fails_in_round_1), name="first")
+    flash = tiny / "board1" / "tiny" / board_train.BOARD_MODEL  # what round 2 gave board 2
+    assert flash.read_bytes() == (tiny / "first" / server.GLOBAL).read_bytes()
+
+
 def test_split_iid_and_noniid():
     labels = np.repeat(np.arange(10), 20)
     iid = run.split(labels, 4, "iid", 0, seed=3)
