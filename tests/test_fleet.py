@@ -303,6 +303,26 @@ def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     assert [json.loads(l)["round"] for l in log] == [1, 2]
 
 
+@needs_micropython
+def test_simulation_engine_gives_the_boards_global_weights(tmp_path, capsys):
+    """Flower's simulation engine (Ray actors, host nodes) against 2 virtual RP2040s over
+    the local grid, the same non-IID split: the same global model. About 45 s (Ray's
+    start)."""
+    pytest.importorskip("ray", reason="pip install 'udfa[simulation]'")
+    common = ["fleet", "--data", str(cli.DEMO_DATA), "--split", "noniid:2", "--rounds", "2",
+              "--samples", "120", "--profile", "rp2040", "-q"]
+    assert cli.main(common + ["--boards", "virtual:rp2040", "x2", "--engine", "local",
+                              "--out", str(tmp_path / "boards")]) == 0
+    assert cli.main(common + ["--boards", "host", "x2", "--engine", "simulation", "--out",
+                              str(tmp_path / "sim")]) == 0
+    assert ((tmp_path / "sim" / server.GLOBAL).read_bytes() ==
+            (tmp_path / "boards" / server.GLOBAL).read_bytes())
+    assert "2 simulated SuperNodes" in (tmp_path / "sim" / "flwr" / "run.log").read_text()
+    capsys.readouterr()
+    assert cli.main(common + ["--boards", "virtual:rp2040", "--engine", "simulation"]) == 1
+    assert "name them --boards host x1" in capsys.readouterr().err
+
+
 def test_fleet_verb_without_flower(monkeypatch, capsys):
     import udfa_host.fleet
 

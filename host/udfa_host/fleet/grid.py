@@ -1,8 +1,8 @@
 """Runs on the PC: an in-process Flower Grid, the ServerApp's messages delivered to ClientApps.
 
 Flower's simulation engine runs ClientApps only on Ray (flwr 1.42: RayBackend is its one
-backend), and its Deployment Engine (deployment.py) starts a SuperLink and one SuperNode process
-per board, and a ClientApp process per message. This Grid (`udfa fleet --engine local`) is the
+backend; `--engine simulation`, deployment.py), and its Deployment Engine starts a SuperLink
+and one SuperNode process per board, and a ClientApp process per message. This Grid (`udfa fleet --engine local`) is the
 small piece between the two, for tests and quick plans: Flower's ServerApp, strategy and
 ClientApp run unchanged, each node's ClientApp runs in its own thread (a board does its work in
 its own process, so the rounds of N boards overlap), and a ClientApp that raises (a board that

@@ -5,13 +5,14 @@
 splits the training data per board (split()), writes each board's shards, starts the global
 model from the profile's network and seed, and runs the rounds: Flower's ServerApp (server.py)
 and one ClientApp per board (client.py), on Flower's Deployment Engine (deployment.py: a
-SuperLink and a SuperNode per board) or, with --engine local, connected by the in-process
-Grid (grid.py). Each
-board gets udfa installed and its shards pushed in its first round (later rounds skip what it
+SuperLink and a SuperNode per board), on its simulation engine (--engine simulation, Ray,
+host nodes) or, with --engine local, connected by the in-process Grid (grid.py). Each board
+gets udfa installed and its shards pushed in its first round (later rounds skip what it
 holds). In OUT: global.udfa, rounds.jsonl (one line a round), fleet.ckpt (the last completed
-round, for --resume: resume.py), rounds.png, nodes/<i>/ (the shards of board i), boards/<i>/ (virtual boards' flash), app/ and flwr/ (the Flower app
-and its processes' logs, deployment engine). `--boards host x4` runs the same
-rounds on the PC's numpy kernel: the same weights as boards for the same split and seed.
+round, for --resume: resume.py), rounds.png, nodes/<i>/ (the shards of board i), boards/<i>/
+(virtual boards' flash), app/ and flwr/ (the Flower app and its processes' logs, Flower's
+engines). `--boards host x4` runs the same rounds on the PC's numpy kernel: the same weights
+as boards for the same split and seed.
 """
 import contextlib
 import io
@@ -97,11 +98,27 @@ def add_arguments(p):
                    "round in --out (a fleet stopped midway; the same options), if it has one")
     p.add_argument("--interpreter", help="for virtual boards: the MicroPython to run")
     p.add_argument("--kernel", help="the boards' kernel (default: the fastest each has)")
-    p.add_argument("--engine", choices=("deployment", "local"), default="deployment",
+    p.add_argument("--engine", choices=("deployment", "local", "simulation"),
+                   default="deployment",
                    help="deployment: Flower's Deployment Engine, a SuperLink and one SuperNode "
                    "per board on loopback (default); local: the same apps over an in-process "
-                   "grid (no processes to start: about 6 s a round faster)")
+                   "grid (no processes to start: about 6 s a round faster); simulation: "
+                   "Flower's simulation engine on Ray, for host nodes (pip install "
+                   "'udfa[simulation]')")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def check_engine(engine, boards):
+    if engine != "simulation":
+        return
+    if any(b != client.HOST for b in boards):
+        raise UsageError("--engine simulation runs every node on the PC's numpy kernel (the "
+                         "same weights as boards): name them --boards host x%d" % len(boards))
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("--engine simulation needs Flower's simulation engine (Ray): pip "
+                         "install 'udfa[simulation]'")
 
 
 def default_profile(boards):
@@ -179,6 +196,7 @@ def plot(log_path, out_path, title):
 def run(args):
     data_folder(args.data)
     boards = board_list(args.boards)
+    check_engine(args.engine, boards)
     output_folder(args.out, "fleet's files")
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.profile or default_profile(boards)
@@ -204,11 +222,12 @@ def run(args):
     try:
         if done >= args.rounds:
             model = found[0]
-        elif args.engine == "deployment":
+        elif args.engine in ("deployment", "simulation"):
             from . import deployment
             from udfa import model as model_file
 
-            deployment.run(nodes, config, args.out, on_round, done)
+            deployment.run(nodes, config, args.out, on_round, done,
+                           simulation=args.engine == "simulation")
             model = model_file.load(str(args.out / server.GLOBAL))
         else:
             local = grid.LocalGrid(client.app, nodes)
