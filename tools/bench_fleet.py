@@ -2,10 +2,12 @@
 """Fleet benchmark: N boards (default 4 virtual RP2040s) learn 14x14 MNIST together on Flower
 (`udfa fleet`), IID and non-IID, against one board trained on all the data with the same
 sample visits (a fleet of one `host` node: averaging one reply is the identity, and the host's
-numpy kernel gives a board's weights). Prints test accuracy per round, bytes moved per round
-and seconds per round. Usage:
+numpy kernel gives a board's weights). Prints test accuracy per round, bytes moved per round,
+seconds per round and the rounds each run needs to reach --target % test accuracy. Usage:
 
     python3 tools/bench_fleet.py --data ../shared/datasets/mnist --rounds 5
+    python3 tools/bench_fleet.py --data ../shared/datasets/mnist --boards "virtual:rp2040 x8" \
+        --rounds 15
 """
 import argparse
 import json
@@ -42,6 +44,7 @@ def main():
     p.add_argument("--samples", type=int, help="only the first N training samples")
     p.add_argument("--engine", default="local", choices=("local", "deployment"),
                    help="Flower's in-process grid (default) or its Deployment Engine")
+    p.add_argument("--target", type=float, default=95.0, help="test accuracy %% to reach")
     a = p.parse_args()
     boards = a.boards.split()
     with tempfile.TemporaryDirectory(prefix="udfa-bench-fleet-") as work:
@@ -59,9 +62,25 @@ def main():
             r + 1, " | ".join("%.2f" % (100 * runs[k][r]["test-accuracy"]) for k in names),
             runs["iid"][r]["bytes"], runs["iid"][r]["seconds"],
             runs["noniid:2"][r]["seconds"]))
+    print("\nrounds to %.2f %%: %s" % (a.target, "; ".join(
+        "%s %s" % (k, reached(runs[k], a.target)) for k in names)))
+    print("seconds a round after the first (median): %s" % "; ".join(
+        "%s %.1f" % (k, median([row["seconds"] for row in runs[k][1:]] or [0])) for k in names))
     per_board = runs["iid"][0]["bytes"] // (2 * n)
-    print("\nbytes/round = the model (%d bytes of int16 weights) down to each of %d boards and "
+    print("bytes/round = the model (%d bytes of int16 weights) down to each of %d boards and "
           "back up from each" % (per_board, n))
+
+
+def reached(rows, target):
+    for row in rows:
+        if 100 * row["test-accuracy"] >= target:
+            return str(row["round"])
+    return "not in %d" % len(rows)
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 if __name__ == "__main__":
