@@ -282,6 +282,37 @@ def test_a_restarted_server_resumes_from_the_last_completed_round(tmp_path, monk
     assert len((cut / server.LOG).read_text().splitlines()) == 3
 
 
+def test_fleet_on_own_data_holds_out_a_test_set_and_keeps_the_input_map(tmp_path):
+    """A CSV of scikit-learn's digits: 20 % of each class held out, the input map fitted on
+    the rest and stored with the global model, whose test accuracy the log reports."""
+    sk = pytest.importorskip("sklearn.datasets")
+    from udfa_host import evaluate, preprocess
+    from udfa_host.fit import split_validation
+
+    x, y = sk.load_digits(return_X_y=True)
+    csv = tmp_path / "digits.csv"
+    np.savetxt(csv, np.column_stack([x, y]).astype(int), fmt="%d", delimiter=",",
+               header=",".join(["p%d" % i for i in range(64)] + ["label"]), comments="")
+    out = tmp_path / "fleet"
+    assert cli.main(["fleet", "--boards", "host", "x3", "--data", str(csv), "--split",
+                     "noniid:2", "--rounds", "2", "--out", str(out), "--engine", "local",
+                     "-q"]) == 0
+    model = model_file.load(str(out / server.GLOBAL))
+    assert model.sizes == (64, 112, 10) and model.prep is not None
+    train, test = split_validation(y, 0.2, 1)
+    held = np.load(out / "test.npz")
+    assert np.array_equal(held["y"], y[test])
+    assert len(test) == sum(round(0.2 * c) for c in np.bincount(y)) == 359  # of 1797
+    assert np.array_equal(held["x"].reshape(len(test), -1), preprocess.apply(model.prep,
+                                                                             x[test]))
+    assert np.array_equal(preprocess.apply(model.prep, x[train]).max(0),
+                          np.where(x[train].max(0) > x[train].min(0), 255, 0))  # fit on train
+    log = [json.loads(l) for l in (out / server.LOG).read_text().splitlines()]
+    assert log[-1]["test-accuracy"] == evaluate.evaluate(
+        model, preprocess.apply(model.prep, x[test]), y[test])[0] > 0.5
+    assert cli.main(["eval", str(out / server.GLOBAL), "--data", str(csv)]) == 0
+
+
 def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     """The same rounds on Flower's Deployment Engine (a SuperLink and 2 SuperNodes on
     loopback, ClientApps in their own processes): the same global model, and a second

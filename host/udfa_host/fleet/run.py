@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from udfa import agent
+from udfa import agent, model as model_file
 
 from .. import board_train
 from ..boards import load_profile
-from ..cli import UsageError, output_folder, positive, profile_name, side_for, data_folder
-from ..idx import load_images
+from ..cli import UsageError, output_folder, positive, profile_name
 from ..shards import write_shards
-from . import client, grid, resume, server
+from . import client, data, grid, resume, server
 
 
 def board_list(tokens):
@@ -82,7 +81,12 @@ def add_arguments(p):
     p.add_argument("--boards", nargs="+", required=True, metavar="BOARD",
                    help="the boards: ports, virtual:PROFILE or host, 'xN' repeating the one "
                    "before (e.g. virtual:rp2040 x4)")
-    p.add_argument("--data", type=Path, required=True, help="folder of MNIST-format IDX files")
+    p.add_argument("--data", type=Path, required=True, help="folder of MNIST-format IDX files, "
+                   "or a file of your own data (.csv with a header row, .npy, .npz)")
+    p.add_argument("--label", help="own data: the label column or array (default: label, "
+                   "class, target or y)")
+    p.add_argument("--test-part", type=fraction, default=0.2, help="own data: the share of "
+                   "each class held out as the test set (default 0.2)")
     p.add_argument("--split", default="iid",
                    help="iid, or noniid:K (K runs of label-sorted samples a board)")
     p.add_argument("--rounds", type=positive, default=5)
@@ -121,6 +125,16 @@ def check_engine(engine, boards):
                          "install 'udfa[simulation]'")
 
 
+def fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 < v < 1:
+        raise UsageError("--test-part %r: write a share between 0 and 1, e.g. 0.2" % text)
+    return v
+
+
 def default_profile(boards):
     for b in boards:
         if b.startswith("virtual:"):
@@ -131,21 +145,24 @@ def default_profile(boards):
 def prepare(args, boards, profile_name_):
     """Write each board's shards; returns (node configs, run config)."""
     profile = load_profile(profile_name_)
-    size = side_for(profile["network"]["inputs"])
-    images, labels = load_images(args.data, "train", size, args.samples)
+    if "hidden" not in profile["network"]:
+        raise UsageError("profile %s trains a CNN; a fleet averages MLPs: name an MLP "
+                         "profile with --profile (e.g. rp2040)" % profile_name_)
+    out = args.out
+    found = data.load(args, profile, out)
+    images, labels = found.x, found.y
     kind, k = split_kind(args.split)
     parts = split(labels, len(boards), kind, k, args.seed)
     if min(len(p) for p in parts) < 1:
         raise UsageError("%d samples do not give every one of %d boards a sample: use more "
                          "data or fewer boards" % (len(labels), len(boards)))
-    out = args.out
     nodes = []
     for i, (spec, idx) in enumerate(zip(boards, parts)):
         folder = out / "nodes" / str(i)
         for old in folder.glob("train-*.uds"):
             old.unlink()
         write_shards(images[idx], labels[idx], folder, "train", profile["shard_bytes"],
-                     n_classes=profile["network"]["outputs"])
+                     n_classes=found.sizes[-1])
         node = {"board": spec, "shards": str(folder), "profile": profile_name_,
                 "virtual-dir": str(out / "boards" / str(i)), "log": str(folder / "train.jsonl")}
         node.update({k: v for k, v in (("interpreter", args.interpreter),
@@ -154,12 +171,16 @@ def prepare(args, boards, profile_name_):
     setup = board_train.settings(profile, {})
     init = out / "init.udfa"
     with contextlib.redirect_stdout(io.StringIO()):
-        agent.create(str(init), **dict(board_train.network(profile), **{
-            k: setup[k] for k in board_train.MODEL_KEYS if k in setup}))
-    config = {"model": str(init), "out": str(out), "rounds": args.rounds,
-              "epochs": args.epochs, "min-replies": args.min_replies,
-              "test-data": str(args.data), "size": size, "resume": args.resume,
-              "plan": json.dumps(plan(args, boards, profile_name_), sort_keys=True)}
+        agent.create(str(init), found.sizes, **{
+            k: setup[k] for k in board_train.MODEL_KEYS if k in setup})
+    if found.prep is not None:  # the global model carries the data's input map
+        start = model_file.load(str(init))
+        start.prep = found.prep
+        start.save(str(init))
+    config = dict(found.test, model=str(init), out=str(out), rounds=args.rounds,
+                  epochs=args.epochs, resume=args.resume,
+                  plan=json.dumps(plan(args, boards, profile_name_), sort_keys=True))
+    config["min-replies"] = args.min_replies
     return nodes, config, [len(p) for p in parts]
 
 
@@ -168,8 +189,9 @@ def plan(args, boards, profile_name_):
     gives the same shards and the same rounds. The boards by number only: a board may come
     back on another port."""
     return {"data": str(Path(args.data).resolve()), "samples": args.samples,
-            "split": args.split, "seed": args.seed, "boards": len(boards),
-            "profile": profile_name_, "epochs": args.epochs, "min-replies": args.min_replies}
+            "label": args.label, "test-part": args.test_part, "split": args.split,
+            "seed": args.seed, "boards": len(boards), "profile": profile_name_,
+            "epochs": args.epochs, "min-replies": args.min_replies}
 
 
 def plot(log_path, out_path, title):
@@ -194,7 +216,9 @@ def plot(log_path, out_path, title):
 
 
 def run(args):
-    data_folder(args.data)
+    if not Path(args.data).exists():
+        raise UsageError("--data %s: no such folder or file; name an IDX folder or a .csv, "
+                         ".npy or .npz file" % args.data)
     boards = board_list(args.boards)
     check_engine(args.engine, boards)
     output_folder(args.out, "fleet's files")
@@ -224,7 +248,6 @@ def run(args):
             model = found[0]
         elif args.engine in ("deployment", "simulation"):
             from . import deployment
-            from udfa import model as model_file
 
             deployment.run(nodes, config, args.out, on_round, done,
                            simulation=args.engine == "simulation")

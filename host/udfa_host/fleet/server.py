@@ -6,7 +6,8 @@ The run config (Flower's [tool.flwr.app.config], or run.py's dict) names:
   rounds, epochs, min-replies   rounds to run, epochs each board trains per round, the good
                replies a round needs to change the model
   min-nodes    nodes that must be connected before a round starts (default 1)
-  test-data, size   optional: an IDX folder and image side for the test accuracy per round
+  test-data, size   optional: the test set for the test accuracy per round (data.py: an IDX
+               folder and image side, or OUT/test.npz)
   plan         JSON text: what the rounds depend on besides the model (run.py's plan())
   resume       true: continue after the last completed round in out (resume.py), if any
 After every round one JSON line goes to rounds.jsonl: the round, replies, dropped nodes,
@@ -24,8 +25,7 @@ from flwr.serverapp import ServerApp
 from udfa import model as model_file
 
 from ..evaluate import evaluate
-from ..idx import load_images
-from . import resume, weights
+from . import data, resume, weights
 from .strategy import IntegerFedAvg
 
 app = ServerApp()
@@ -42,6 +42,7 @@ def run(grid, config, on_round=None):
     """Run the rounds over grid; returns the global model. on_round(figures) sees each
     round's log line as it is written."""
     start = model_file.load(str(config["model"]))
+    prep = getattr(start, "prep", None)  # own data: the input map goes with the model
     out = Path(str(config["out"]))
     out.mkdir(parents=True, exist_ok=True)
     plan = json.loads(str(config.get("plan") or "{}"))
@@ -51,10 +52,9 @@ def run(grid, config, on_round=None):
         resume.clear(out)
     else:
         start, done = found
+        start.prep = prep
     net = weights.spec(start)
-    test = None
-    if config.get("test-data"):
-        test = load_images(str(config["test-data"]), "test", int(config["size"]))
+    test = data.test_set(config)
     pending = {}
     strategy = IntegerFedAvg(weights.layout(start), int(config.get("min-replies", 1)),
                              on_round=pending.update, done=done, min_train_nodes=1,
@@ -68,6 +68,7 @@ def run(grid, config, on_round=None):
             clock[0] = time.monotonic()
             return None
         model = weights.build(net, arrays.to_numpy_ndarrays())
+        model.prep = prep
         model.save(str(out / GLOBAL))
         final[0] = model
         figures = dict(pending, round=done + server_round)
