@@ -91,9 +91,9 @@ def start_model(folder):
     return path
 
 
-def fleet(folder, nodes, rounds=2, app=client.app, min_replies=1, name="out"):
+def fleet(folder, nodes, rounds=2, app=client.app, min_replies=1, name="out", timeout=120):
     config = {"model": str(start_model(folder)), "out": str(folder / name), "rounds": rounds,
-              "epochs": 1, "min-replies": min_replies, "timeout": 120}
+              "epochs": 1, "min-replies": min_replies, "timeout": timeout}
     local = grid.LocalGrid(app, nodes)
     rows = []
     try:
@@ -216,6 +216,23 @@ def test_a_board_killed_mid_round_rejoins_with_the_current_model(tiny, monkeypat
     first, _ = fleet(tiny, nodes, rounds=1, app=spoiling_app(fails_in_round_1), name="first")
     flash = tiny / "board1" / "tiny" / board_train.BOARD_MODEL  # what round 2 gave board 2
     assert flash.read_bytes() == (tiny / "first" / server.GLOBAL).read_bytes()
+
+
+def test_a_board_that_does_not_answer_in_time_is_left_out(tiny, caplog):
+    import time
+
+    def hangs_in_round_1(msg, node_id, reply):
+        if node_id == 1 and msg.content["config"]["server-round"] == 1:
+            time.sleep(4)  # past the round's timeout: its reply comes too late
+        return reply
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="flwr"):
+        final, rows = fleet(tiny, make_nodes(tiny, ["host"] * 2), app=spoiling_app(
+            hangs_in_round_1), timeout=1.5)
+    assert "round 1: node 1 did not answer in time (--timeout)" in caplog.text
+    assert [(r["replies"], r["missing"]) for r in rows] == [(1, [1]), (2, [])]
+    assert time.monotonic() - started < 15
 
 
 def test_split_iid_and_noniid():

@@ -94,6 +94,9 @@ def add_arguments(p):
     p.add_argument("--samples", type=positive, help="only the first N training samples")
     p.add_argument("--profile", type=profile_name, help="network and training settings "
                    "(default: the first virtual board's profile, else rp2040)")
+    p.add_argument("--timeout", type=positive, default=3600, metavar="SECONDS",
+                   help="a round waits this long for the boards; one that has not answered "
+                   "by then is left out of it (default 3600)")
     p.add_argument("--min-replies", type=positive, default=1,
                    help="good replies a round needs to change the model (default 1)")
     p.add_argument("--seed", type=int, default=1, help="the split's seed")
@@ -181,6 +184,7 @@ def prepare(args, boards, profile_name_):
                   epochs=args.epochs, resume=args.resume,
                   plan=json.dumps(plan(args, boards, profile_name_), sort_keys=True))
     config["min-replies"] = args.min_replies
+    config["timeout"] = args.timeout
     return nodes, config, [len(p) for p in parts]
 
 

@@ -6,6 +6,7 @@ The run config (Flower's [tool.flwr.app.config], or run.py's dict) names:
   rounds, epochs, min-replies   rounds to run, epochs each board trains per round, the good
                replies a round needs to change the model
   min-nodes    nodes that must be connected before a round starts (default 1)
+  timeout      seconds a round waits for replies (default 3600): later ones are left out
   test-data, size   optional: the test set for the test accuracy per round (data.py: an IDX
                folder and image side, or OUT/test.npz)
   plan         JSON text: what the rounds depend on besides the model (run.py's plan())

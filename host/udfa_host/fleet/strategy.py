@@ -57,11 +57,11 @@ class IntegerFedAvg(FedAvg):
         self.done = done
         self.min_replies = min_replies
         self.on_round = on_round
-        self.sent = 0
+        self.asked = []
 
     def configure_train(self, server_round, arrays, config, grid):
         messages = list(super().configure_train(server_round, arrays, config, grid))
-        self.sent = len(messages)
+        self.asked = [m.metadata.dst_node_id for m in messages]
         return messages
 
     def configure_evaluate(self, server_round, arrays, config, grid):
@@ -84,14 +84,20 @@ class IntegerFedAvg(FedAvg):
                 dropped.append(node)
                 log(WARNING, "udfa fleet: round %d: node %d sent bad weights (%s): dropped",
                     server_round, node, e)
+        answered = {msg.metadata.src_node_id for msg in replies}
+        missing = [n for n in self.asked if n not in answered]
+        for node in missing:
+            log(WARNING, "udfa fleet: round %d: node %d did not answer in time (--timeout): "
+                "left out of the average", server_round, node)
         model_bytes = weights.nbytes([np.zeros(s, np.int16) for s, _ in self.layout])
-        figures = {"round": server_round, "asked": self.sent, "replies": len(good),
-                   "dropped": dropped, "missing": self.sent - len(replies),
-                   "bytes": model_bytes * (self.sent + len(good)),
+        sent = len(self.asked)
+        figures = {"round": server_round, "asked": sent, "replies": len(good),
+                   "dropped": dropped + missing, "missing": missing,
+                   "bytes": model_bytes * (sent + len(good)),
                    "samples": sum(n for _, n, _ in good)}
         if len(good) < max(1, self.min_replies):
             log(WARNING, "udfa fleet: round %d: %d good replies of %d, %d needed: the global "
-                "model stays as it was", server_round, len(good), self.sent, self.min_replies)
+                "model stays as it was", server_round, len(good), sent, self.min_replies)
             figures["kept"] = True
             self._report(figures)
             return None, None
