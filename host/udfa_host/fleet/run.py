@@ -91,7 +91,8 @@ def add_arguments(p):
                    help="iid, or noniid:K (K runs of label-sorted samples a board)")
     p.add_argument("--rounds", type=positive, default=5)
     p.add_argument("--epochs", type=positive, default=1, help="epochs per board per round")
-    p.add_argument("--samples", type=positive, help="only the first N training samples")
+    p.add_argument("--samples", type=positive, help="only the first N training samples (own "
+                   "data: the first N rows, the test part held out of them)")
     p.add_argument("--profile", type=profile_name, help="network and training settings "
                    "(default: the first virtual board's profile, else rp2040)")
     p.add_argument("--timeout", type=positive, default=3600, metavar="SECONDS",
@@ -99,7 +100,8 @@ def add_arguments(p):
                    "by then is left out of it (default 3600)")
     p.add_argument("--min-replies", type=positive, default=1,
                    help="good replies a round needs to change the model (default 1)")
-    p.add_argument("--seed", type=int, default=1, help="the split's seed")
+    p.add_argument("--seed", type=int, default=1, help="the seed of the split per board "
+                   "(and of own data's test part)")
     p.add_argument("--out", type=Path, default=Path("udfa-fleet"), help="folder for results")
     p.add_argument("--resume", action="store_true", help="continue after the last completed "
                    "round in --out (a fleet stopped midway; the same options), if it has one")
