@@ -54,8 +54,9 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=1, help="epochs per board per round")
     p.add_argument("--samples", type=int, help="only the first N training samples")
-    p.add_argument("--engine", default="local", choices=("local", "deployment"),
-                   help="Flower's in-process grid (default) or its Deployment Engine")
+    p.add_argument("--engine", default="local", choices=("local", "deployment", "simulation"),
+                   help="Flower's in-process grid (default), its Deployment Engine or its "
+                   "simulation engine (host nodes)")
     p.add_argument("--target", type=float, default=95.0, help="test accuracy %% to reach")
     p.add_argument("--pico", metavar="PORT", help="one round-by-round fleet of the emulated "
                    "Pico at PORT and a host node")
