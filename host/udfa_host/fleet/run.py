@@ -29,6 +29,7 @@ from udfa import agent, model as model_file
 from .. import board_train
 from ..boards import load_profile
 from ..cli import UsageError, output_folder, positive, profile_name
+from ..fit import fraction
 from ..shards import write_shards
 from . import client, data, grid, resume, server
 
@@ -128,16 +129,6 @@ def check_engine(engine, boards):
     if importlib.util.find_spec("ray") is None:
         raise UsageError("--engine simulation needs Flower's simulation engine (Ray): pip "
                          "install 'udfa[simulation]'")
-
-
-def fraction(text):
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0 < v < 1:
-        raise UsageError("--test-part %r: write a share between 0 and 1, e.g. 0.2" % text)
-    return v
 
 
 def default_profile(boards):
