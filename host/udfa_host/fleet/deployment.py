@@ -3,12 +3,13 @@
 Deployment Engine: one `flower-superlink` and one `flower-supernode` per board, all on
 loopback (free ports), then `flwr run` of a Flower app whose components are
 udfa_host.fleet.server:app and udfa_host.fleet.client:app; each SuperNode's node config names
-its board, as run.py's nodes do in-process. Simulation engine (`pip install 'udfa[simulation]'`):
-a `flower-superlink --simulation`, which runs the ClientApps itself on Ray, one simulated
-SuperNode per board (`flwr run --federation-config num-supernodes=N`); Flower numbers those
-nodes, so their configs go to OUT/nodes.json (client.node_of). Flower's files (its config.toml naming the SuperLink) go to OUT/flwr, the app
-to OUT/app, each process's output to OUT/flwr/*.log. Every process started here is stopped
-at the end, by its process group (a SuperNode runs its ClientApps as child processes).
+its board, as run.py's nodes do in-process. Simulation engine (`pip install
+'udfa[simulation]'`): a `flower-superlink --simulation`, which runs the ClientApps itself on
+Ray, one simulated SuperNode per board (`flwr run --federation-config num-supernodes=N`);
+Flower numbers those nodes, so their configs go to OUT/nodes.json (client.node_of). Flower's
+files (its config.toml naming the SuperLink) go to OUT/flwr, the app to OUT/app, each
+process's output to OUT/flwr/*.log. Every process started here is stopped at the end, by its
+process group (a SuperNode runs its ClientApps as child processes).
 """
 import json
 import os

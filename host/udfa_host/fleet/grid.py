@@ -2,12 +2,12 @@
 
 Flower's simulation engine runs ClientApps only on Ray (flwr 1.42: RayBackend is its one
 backend; `--engine simulation`, deployment.py), and its Deployment Engine starts a SuperLink
-and one SuperNode process per board, and a ClientApp process per message. This Grid (`udfa fleet --engine local`) is the
-small piece between the two, for tests and quick plans: Flower's ServerApp, strategy and
-ClientApp run unchanged, each node's ClientApp runs in its own thread (a board does its work in
-its own process, so the rounds of N boards overlap; a node's messages one after the other),
-and a ClientApp that raises (a board that vanished mid-round) becomes an error reply, as the
-SuperLink would send.
+and one SuperNode process per board, and a ClientApp process per message. This Grid (`udfa
+fleet --engine local`) is the small piece between the two, for tests and quick plans: Flower's
+ServerApp, strategy and ClientApp run unchanged, each node's ClientApp runs in its own thread
+(a board does its work in its own process, so the rounds of N boards overlap; a node's
+messages one after the other), and a ClientApp that raises (a board that vanished mid-round)
+becomes an error reply, as the SuperLink would send.
 """
 import itertools
 import threading
