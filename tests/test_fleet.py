@@ -20,7 +20,7 @@ from test_cli import tiny, tiny_shards  # noqa: E402,F401  (tiny: the fixture)
 from udfa import agent, model as model_file  # noqa: E402
 from udfa_host import cli  # noqa: E402
 from udfa_host.boards import load_profile  # noqa: E402
-from udfa_host.fleet import client, grid, run, server, weights  # noqa: E402
+from udfa_host.fleet import client, grid, resume, run, server, weights  # noqa: E402
 from udfa_host.fleet.strategy import integer_average  # noqa: E402
 from udfa_host.link import BoardDisconnected  # noqa: E402
 
@@ -91,9 +91,9 @@ def start_model(folder):
     return path
 
 
-def fleet(folder, nodes, rounds=2, app=client.app, min_replies=1, name="out"):
+def fleet(folder, nodes, rounds=2, app=client.app, min_replies=1, name="out", timeout=120):
     config = {"model": str(start_model(folder)), "out": str(folder / name), "rounds": rounds,
-              "epochs": 1, "min-replies": min_replies, "timeout": 120}
+              "epochs": 1, "min-replies": min_replies, "timeout": timeout}
     local = grid.LocalGrid(app, nodes)
     rows = []
     try:
@@ -173,6 +173,68 @@ def test_a_board_that_vanishes_does_not_stop_the_round(tiny, caplog):
     assert flat(kept) == flat(model_file.load(str(tiny / "init.udfa")))
 
 
+@needs_micropython
+def test_a_board_killed_mid_round_rejoins_with_the_current_model(tiny, monkeypatch, caplog):
+    """Board 2's MicroPython process is killed (SIGKILL) as it starts training in round 1:
+    the round completes with the other two; in round 2 the board, started again on its
+    flash, trains from round 1's global model. The same rounds on host nodes, node 2
+    failing in round 1, give the same weights."""
+    import os
+    import signal
+    import time
+
+    from udfa_host import board_train
+
+    train, killed = board_train.train, []
+
+    def kill_board_2(board, profile, overrides, log_path, **kw):
+        def on_event(event):
+            pid = board.vboard.pid  # the board's flash is the process's working folder
+            if event["event"] == "start" and not killed and \
+                    os.readlink("/proc/%d/cwd" % pid) == str(tiny / "board1" / "tiny"):
+                killed.append(pid)
+                os.kill(pid, signal.SIGKILL)
+        return train(board, profile, overrides, log_path, on_event=on_event, **kw)
+
+    monkeypatch.setattr(board_train, "train", kill_board_2)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="flwr"):
+        boards, rows = fleet(tiny, make_nodes(tiny, ["virtual:tiny"] * 3))
+    assert time.monotonic() - started < 60
+    assert killed and "round 1: node 2 failed (BoardDisconnected: board at" in caplog.text
+    assert [(r["replies"], r["dropped"]) for r in rows] == [(2, [2]), (3, [])]
+    monkeypatch.setattr(board_train, "train", train)
+
+    def fails_in_round_1(msg, node_id, reply):
+        if node_id == 2 and msg.content["config"]["server-round"] == 1:
+            raise BoardDisconnected("killed")
+        return reply
+
+    nodes = make_nodes(tiny, ["host"] * 3)
+    host, _ = fleet(tiny, nodes, app=spoiling_app(fails_in_round_1), name="host")
+    assert flat(boards) == flat(host)
+    first, _ = fleet(tiny, nodes, rounds=1, app=spoiling_app(fails_in_round_1), name="first")
+    flash = tiny / "board1" / "tiny" / board_train.BOARD_MODEL  # what round 2 gave board 2
+    assert flash.read_bytes() == (tiny / "first" / server.GLOBAL).read_bytes()
+
+
+def test_a_board_that_does_not_answer_in_time_is_left_out(tiny, caplog):
+    import time
+
+    def hangs_in_round_1(msg, node_id, reply):
+        if node_id == 1 and msg.content["config"]["server-round"] == 1:
+            time.sleep(4)  # past the round's timeout: its reply comes too late
+        return reply
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="flwr"):  # round 2 reaches node 1 once it
+        final, rows = fleet(tiny, make_nodes(tiny, ["host"] * 2), app=spoiling_app(  # is done
+            hangs_in_round_1), timeout=3)
+    assert "round 1: node 1 did not answer in time (--timeout)" in caplog.text
+    assert [(r["replies"], r["missing"]) for r in rows] == [(1, [1]), (2, [])]
+    assert time.monotonic() - started < 15
+
+
 def test_split_iid_and_noniid():
     labels = np.repeat(np.arange(10), 20)
     iid = run.split(labels, 4, "iid", 0, seed=3)
@@ -200,9 +262,78 @@ def test_fleet_verb_on_the_demo_data(tmp_path, capsys):
     assert "repeats the board before it" in capsys.readouterr().err
 
 
+def demo_fleet(out, *extra):
+    """udfa fleet on 2 host nodes of the demo data, non-IID; returns the exit code."""
+    return cli.main(["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA), "--split",
+                     "noniid:2", "--samples", "200", "--out", str(out), "-q"] + list(extra))
+
+
+def test_a_restarted_server_resumes_from_the_last_completed_round(tmp_path, monkeypatch,
+                                                                  capsys):
+    assert demo_fleet(tmp_path / "whole", "--rounds", "3", "--engine", "local") == 0
+    save = resume.save
+
+    def dies_in_round_3(out, model, done, plan):  # after round 3's log line, before its save
+        if done == 3:
+            raise KeyboardInterrupt
+        save(out, model, done, plan)
+
+    monkeypatch.setattr(resume, "save", dies_in_round_3)
+    cut = tmp_path / "cut"
+    assert demo_fleet(cut, "--rounds", "3", "--engine", "local") == 130
+    assert len((cut / server.LOG).read_text().splitlines()) == 3  # round 3 ran, unsaved
+    monkeypatch.setattr(resume, "save", save)
+    rounds, train_round = [], client.train_round
+    monkeypatch.setattr(client, "train_round", lambda *a: rounds.append(1) or train_round(*a))
+    capsys.readouterr()
+    assert demo_fleet(cut, "--rounds", "3", "--engine", "local", "--resume") == 0
+    assert "resuming after round 2" in capsys.readouterr().out
+    assert len(rounds) == 2  # round 3 on the 2 nodes, nothing before it
+    assert (cut / server.GLOBAL).read_bytes() == (tmp_path / "whole" / server.GLOBAL).read_bytes()
+    log = [json.loads(l) for l in (cut / server.LOG).read_text().splitlines()]
+    assert [r["round"] for r in log] == [1, 2, 3]
+    # other options: refused, the rounds left as they were
+    assert demo_fleet(cut, "--rounds", "4", "--engine", "local", "--resume", "--seed",
+                      "2") == 1
+    assert "run with other seed (seed 1)" in capsys.readouterr().err
+    assert len((cut / server.LOG).read_text().splitlines()) == 3
+
+
+def test_fleet_on_own_data_holds_out_a_test_set_and_keeps_the_input_map(tmp_path):
+    """A CSV of scikit-learn's digits: 20 % of each class held out, the input map fitted on
+    the rest and stored with the global model, whose test accuracy the log reports."""
+    sk = pytest.importorskip("sklearn.datasets")
+    from udfa_host import evaluate, preprocess
+    from udfa_host.fit import split_validation
+
+    x, y = sk.load_digits(return_X_y=True)
+    csv = tmp_path / "digits.csv"
+    np.savetxt(csv, np.column_stack([x, y]).astype(int), fmt="%d", delimiter=",",
+               header=",".join(["p%d" % i for i in range(64)] + ["label"]), comments="")
+    out = tmp_path / "fleet"
+    assert cli.main(["fleet", "--boards", "host", "x3", "--data", str(csv), "--split",
+                     "noniid:2", "--rounds", "2", "--out", str(out), "--engine", "local",
+                     "-q"]) == 0
+    model = model_file.load(str(out / server.GLOBAL))
+    assert model.sizes == (64, 112, 10) and model.prep is not None
+    train, test = split_validation(y, 0.2, 1)
+    held = np.load(out / "test.npz")
+    assert np.array_equal(held["y"], y[test])
+    assert len(test) == sum(round(0.2 * c) for c in np.bincount(y)) == 359  # of 1797
+    assert np.array_equal(held["x"].reshape(len(test), -1), preprocess.apply(model.prep,
+                                                                             x[test]))
+    assert np.array_equal(preprocess.apply(model.prep, x[train]).max(0),
+                          np.where(x[train].max(0) > x[train].min(0), 255, 0))  # fit on train
+    log = [json.loads(l) for l in (out / server.LOG).read_text().splitlines()]
+    assert log[-1]["test-accuracy"] == evaluate.evaluate(
+        model, preprocess.apply(model.prep, x[test]), y[test])[0] > 0.5
+    assert cli.main(["eval", str(out / server.GLOBAL), "--data", str(csv)]) == 0
+
+
 def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     """The same rounds on Flower's Deployment Engine (a SuperLink and 2 SuperNodes on
-    loopback, ClientApps in their own processes): the same global model. About 30 s."""
+    loopback, ClientApps in their own processes): the same global model, and a second
+    `flwr run` resumes after the first's round. About 60 s."""
     common = ["fleet", "--boards", "host", "x2", "--data", str(cli.DEMO_DATA), "--rounds",
               "1", "--samples", "100", "-q"]
     assert cli.main(common + ["--out", str(tmp_path / "local"), "--engine", "local"]) == 0
@@ -210,6 +341,34 @@ def test_deployment_engine_gives_the_local_grids_weights(tmp_path):
     assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
             (tmp_path / "local" / server.GLOBAL).read_bytes())
     assert (tmp_path / "dep" / "flwr" / "superlink.log").stat().st_size > 0
+    # a new SuperLink and ServerApp resume after round 1 (the run config carries the plan)
+    common[common.index("--rounds") + 1] = "2"
+    assert cli.main(common + ["--out", str(tmp_path / "dep"), "--resume"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "local"), "--engine", "local"]) == 0
+    assert ((tmp_path / "dep" / server.GLOBAL).read_bytes() ==
+            (tmp_path / "local" / server.GLOBAL).read_bytes())
+    log = (tmp_path / "dep" / server.LOG).read_text().splitlines()
+    assert [json.loads(l)["round"] for l in log] == [1, 2]
+
+
+@needs_micropython
+def test_simulation_engine_gives_the_boards_global_weights(tmp_path, capsys):
+    """Flower's simulation engine (Ray actors, host nodes) against 2 virtual RP2040s over
+    the local grid, the same non-IID split: the same global model. About 45 s (Ray's
+    start)."""
+    pytest.importorskip("ray", reason="pip install 'udfa[simulation]'")
+    common = ["fleet", "--data", str(cli.DEMO_DATA), "--split", "noniid:2", "--rounds", "2",
+              "--samples", "120", "--profile", "rp2040", "-q"]
+    assert cli.main(common + ["--boards", "virtual:rp2040", "x2", "--engine", "local",
+                              "--out", str(tmp_path / "boards")]) == 0
+    assert cli.main(common + ["--boards", "host", "x2", "--engine", "simulation", "--out",
+                              str(tmp_path / "sim")]) == 0
+    assert ((tmp_path / "sim" / server.GLOBAL).read_bytes() ==
+            (tmp_path / "boards" / server.GLOBAL).read_bytes())
+    assert "2 simulated SuperNodes" in (tmp_path / "sim" / "flwr" / "run.log").read_text()
+    capsys.readouterr()
+    assert cli.main(common + ["--boards", "virtual:rp2040", "--engine", "simulation"]) == 1
+    assert "name them --boards host x1" in capsys.readouterr().err
 
 
 def test_fleet_verb_without_flower(monkeypatch, capsys):

@@ -47,7 +47,7 @@ def train(msg, context):
     config = msg.content["config"]
     arrays = msg.content["arrays"].to_numpy_ndarrays()
     model = weights.build(config, arrays)
-    node = dict(context.node_config)
+    node = node_of(context)
     started = time.monotonic()
     trained, seen, train_bp = train_round(node, model, int(config["epochs"]))
     out = weights.to_arrays(trained)
@@ -55,6 +55,17 @@ def train(msg, context):
                             "train-accuracy": train_bp / 10000,
                             "seconds": time.monotonic() - started})
     return Message(RecordDict({"arrays": ArrayRecord(out), "metrics": metrics}), reply_to=msg)
+
+
+def node_of(context):
+    """The node config of the board this ClientApp proxies. Flower's simulation engine
+    numbers its nodes (partition-id) instead: their configs are in the run config's `nodes`
+    file (deployment.py)."""
+    node = dict(context.node_config)
+    if "board" not in node and "partition-id" in node:
+        nodes = json.loads(Path(str(context.run_config["nodes"])).read_text())
+        node = nodes[int(node["partition-id"])]
+    return node
 
 
 def node_shards(node):

@@ -1,11 +1,15 @@
-"""Runs on the PC: `udfa fleet --engine deployment`, the rounds on Flower's Deployment Engine.
+"""Runs on the PC: `udfa fleet --engine deployment|simulation`, the rounds on Flower's engines.
 
-One `flower-superlink` and one `flower-supernode` per board, all on loopback (free ports),
-then `flwr run` of a Flower app whose components are udfa_host.fleet.server:app and
-udfa_host.fleet.client:app; each SuperNode's node config names its board, as run.py's nodes
-do in-process. Flower's files (its config.toml naming the SuperLink) go to OUT/flwr, the app
-to OUT/app, each process's output to OUT/flwr/*.log. Every process started here is stopped
-at the end, by its process group (a SuperNode runs its ClientApps as child processes).
+Deployment Engine: one `flower-superlink` and one `flower-supernode` per board, all on
+loopback (free ports), then `flwr run` of a Flower app whose components are
+udfa_host.fleet.server:app and udfa_host.fleet.client:app; each SuperNode's node config names
+its board, as run.py's nodes do in-process. Simulation engine (`pip install
+'udfa[simulation]'`): a `flower-superlink --simulation`, which runs the ClientApps itself on
+Ray, one simulated SuperNode per board (`flwr run --federation-config num-supernodes=N`);
+Flower numbers those nodes, so their configs go to OUT/nodes.json (client.node_of). Flower's
+files (its config.toml naming the SuperLink) go to OUT/flwr, the app to OUT/app, each
+process's output to OUT/flwr/*.log. Every process started here is stopped at the end, by its
+process group (a SuperNode runs its ClientApps as child processes).
 """
 import json
 import os
@@ -46,6 +50,9 @@ default = "fleet"
 address = "127.0.0.1:%d"
 insecure = true
 """
+# Flower's simulation engine: the SuperLink runs the ClientApps itself, on Ray actors, one
+# CPU each (a host node's numpy kernel runs single-threaded: client.py)
+_SIMULATION = "num-supernodes=%d client-resources-num-cpus=1"
 # a SuperNode registers within seconds; a Flower process that has not started by then won't
 _START_WAIT = 60
 
@@ -82,9 +89,10 @@ def _tool(name):
     return str(path)
 
 
-def run(nodes, config, out, on_round):
+def run(nodes, config, out, on_round, done=0, simulation=False):
     """Run the rounds of config (server.py's run config) over nodes (client.py's node
-    configs), each behind its own SuperNode; calls on_round(figures) as rounds.jsonl grows."""
+    configs), each behind its own SuperNode; calls on_round(figures) as rounds.jsonl grows
+    beyond its first `done` lines (a resumed fleet's rounds so far)."""
     from . import server
 
     out = Path(out).resolve()
@@ -92,6 +100,9 @@ def run(nodes, config, out, on_round):
     home.mkdir(parents=True, exist_ok=True)
     app.mkdir(parents=True, exist_ok=True)
     config = dict(config, **{"min-nodes": len(nodes)})
+    if simulation:  # the simulated nodes are numbered, their configs in a file (client.py)
+        (out / "nodes.json").write_text(json.dumps(nodes, indent=1))
+        config["nodes"] = str(out / "nodes.json")
     (app / "pyproject.toml").write_text(_APP % "\n".join(
         '"%s" = %s' % (k, toml_value(v)) for k, v in config.items()))
     (app / "__init__.py").write_text('"""udfa fleet: the app\'s code is udfa_host.fleet."""\n')
@@ -99,7 +110,7 @@ def run(nodes, config, out, on_round):
     (home / "config.toml").write_text(_CONNECTION % link)
     env = dict(os.environ, FLWR_HOME=str(home))
     log_path = Path(config["out"]) / server.LOG
-    if log_path.exists():
+    if log_path.exists() and not done:
         log_path.unlink()
     started = []
 
@@ -110,30 +121,32 @@ def run(nodes, config, out, on_round):
         log.close()
 
     try:
-        start("superlink", [_tool("flower-superlink"), "--insecure", "--port", str(link)])
+        start("superlink", [_tool("flower-superlink"), "--insecure", "--port", str(link)] +
+              (["--simulation"] if simulation else []))
         wait_port(link, started[0], home)
-        for i, node in enumerate(nodes):
+        for i, node in enumerate([] if simulation else nodes):
             text = " ".join("%s=%s" % (k, toml_value(str(v))) for k, v in node.items())
             start("supernode-%d" % i, [_tool("flower-supernode"), "--insecure", "--superlink",
                                        "127.0.0.1:%d" % link, "--port", str(free_port()),
                                        "--node-config", text])
-        start("run", [_tool("flwr"), "run", str(app), "fleet", "--stream"])
-        _follow(started[-1], started[:-1], log_path, on_round, home)
+        start("run", [_tool("flwr"), "run", str(app), "fleet", "--stream"] + (
+            ["--federation-config", _SIMULATION % len(nodes)] if simulation else []))
+        _follow(started[-1], started[:-1], log_path, on_round, home, done)
     finally:
         for p in reversed(started):
             _stop(p)
 
 
-def _follow(flwr_run, servers, log_path, on_round, home):
-    """Report rounds as the ServerApp writes them, until `flwr run` ends."""
-    seen = 0
+def _follow(flwr_run, servers, log_path, on_round, home, seen):
+    """Report rounds as the ServerApp writes them (after the first `seen` lines), until
+    `flwr run` ends."""
     while True:
         done = flwr_run.poll() is not None
         if log_path.exists():
             lines = log_path.read_text().splitlines()
             for line in lines[seen:]:
                 on_round(json.loads(line))
-            seen = len(lines)
+            seen = max(seen, len(lines))  # (a resumed server rewrites the log)
         if done:
             break
         for p in servers:

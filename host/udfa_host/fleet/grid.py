@@ -1,12 +1,13 @@
 """Runs on the PC: an in-process Flower Grid, the ServerApp's messages delivered to ClientApps.
 
 Flower's simulation engine runs ClientApps only on Ray (flwr 1.42: RayBackend is its one
-backend), and its Deployment Engine (deployment.py) starts a SuperLink and one SuperNode process
-per board, and a ClientApp process per message. This Grid (`udfa fleet --engine local`) is the
-small piece between the two, for tests and quick plans: Flower's ServerApp, strategy and
-ClientApp run unchanged, each node's ClientApp runs in its own thread (a board does its work in
-its own process, so the rounds of N boards overlap), and a ClientApp that raises (a board that
-vanished mid-round) becomes an error reply, as the SuperLink would send.
+backend; `--engine simulation`, deployment.py), and its Deployment Engine starts a SuperLink
+and one SuperNode process per board, and a ClientApp process per message. This Grid (`udfa
+fleet --engine local`) is the small piece between the two, for tests and quick plans: Flower's
+ServerApp, strategy and ClientApp run unchanged, each node's ClientApp runs in its own thread
+(a board does its work in its own process, so the rounds of N boards overlap; a node's
+messages one after the other), and a ClientApp that raises (a board that vanished mid-round)
+becomes an error reply, as the SuperLink would send.
 """
 import itertools
 import threading
@@ -25,7 +26,7 @@ CLIENT_ERROR = 3  # flwr.common.constant.ErrorCode.CLIENT_APP_RAISED_EXCEPTION
 class LocalGrid(Grid):
     """nodes: one node config dict per node (what a SuperNode gets from --node-config)."""
 
-    def __init__(self, client_app, nodes, run_id=1, workers=None):
+    def __init__(self, client_app, nodes, run_id=1):
         self.client_app = client_app
         self.contexts = {}
         for node_id, config in zip(itertools.count(1), nodes):
@@ -37,7 +38,9 @@ class LocalGrid(Grid):
             run_id, SUPERLINK_NODE_ID, run_id)
         self._replies = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(workers or max(1, len(self.contexts)))
+        # one worker a node: a node's next message (the next round, after a timeout) waits
+        # until its board is done with the last one, as a SuperNode's would
+        self._pools = {n: ThreadPoolExecutor(1) for n in self.contexts}
 
     def set_run(self, run):
         self._run = run
@@ -57,7 +60,7 @@ class LocalGrid(Grid):
         for msg in messages:
             msg.metadata.__dict__["_message_id"] = str(uuid.uuid4())
             ids.append(msg.metadata.message_id)
-            self._pool.submit(self._deliver, msg)
+            self._pools[msg.metadata.dst_node_id].submit(self._deliver, msg)
         return ids
 
     def _deliver(self, msg):
@@ -87,4 +90,5 @@ class LocalGrid(Grid):
         return got
 
     def close(self):
-        self._pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)

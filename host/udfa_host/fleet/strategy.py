@@ -48,24 +48,27 @@ def integer_average(replies, wmaxes):
 class IntegerFedAvg(FedAvg):
     """FedAvg over int16 weights. layout: weights.layout(model) of the global model;
     min_replies: good replies a round needs to change the model. on_round(dict) sees each
-    round's figures (replies, dropped, bytes moved)."""
+    round's figures (replies, dropped, bytes moved); done: rounds run before this start (a
+    resumed fleet: Flower counts from 1 again, the logs go on from done + 1)."""
 
-    def __init__(self, layout, min_replies=1, on_round=None, **fedavg):
+    def __init__(self, layout, min_replies=1, on_round=None, done=0, **fedavg):
         super().__init__(weighted_by_key=COUNT_KEY, **fedavg)
         self.layout = layout
+        self.done = done
         self.min_replies = min_replies
         self.on_round = on_round
-        self.sent = 0
+        self.asked = []
 
     def configure_train(self, server_round, arrays, config, grid):
         messages = list(super().configure_train(server_round, arrays, config, grid))
-        self.sent = len(messages)
+        self.asked = [m.metadata.dst_node_id for m in messages]
         return messages
 
     def configure_evaluate(self, server_round, arrays, config, grid):
         return []  # the server evaluates the global model itself (server.py)
 
     def aggregate_train(self, server_round, replies):
+        server_round += self.done
         replies = list(replies)
         good, dropped = [], []
         for msg in replies:
@@ -81,14 +84,20 @@ class IntegerFedAvg(FedAvg):
                 dropped.append(node)
                 log(WARNING, "udfa fleet: round %d: node %d sent bad weights (%s): dropped",
                     server_round, node, e)
+        answered = {msg.metadata.src_node_id for msg in replies}
+        missing = [n for n in self.asked if n not in answered]
+        for node in missing:
+            log(WARNING, "udfa fleet: round %d: node %d did not answer in time (--timeout): "
+                "left out of the average", server_round, node)
         model_bytes = weights.nbytes([np.zeros(s, np.int16) for s, _ in self.layout])
-        figures = {"round": server_round, "asked": self.sent, "replies": len(good),
-                   "dropped": dropped, "missing": self.sent - len(replies),
-                   "bytes": model_bytes * (self.sent + len(good)),
+        sent = len(self.asked)
+        figures = {"round": server_round, "asked": sent, "replies": len(good),
+                   "dropped": dropped + missing, "missing": missing,
+                   "bytes": model_bytes * (sent + len(good)),
                    "samples": sum(n for _, n, _ in good)}
         if len(good) < max(1, self.min_replies):
             log(WARNING, "udfa fleet: round %d: %d good replies of %d, %d needed: the global "
-                "model stays as it was", server_round, len(good), self.sent, self.min_replies)
+                "model stays as it was", server_round, len(good), sent, self.min_replies)
             figures["kept"] = True
             self._report(figures)
             return None, None
