@@ -9,6 +9,9 @@ from array import array
 from udfa.checksum import crc32
 from udfa.learner import Learner
 
+if len(sys.argv) < 3:
+    print("SKIP needs MODEL READINGS: run by tests/test_datasets.py")
+    sys.exit()
 path, readings_path = sys.argv[1], sys.argv[2]
 l = Learner(path, kernel="plain", batch=4, lr_shift=12)
 n = l.model.n_inputs
