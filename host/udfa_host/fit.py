@@ -113,6 +113,14 @@ def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=N
     return best[0], history
 
 
+def kept_epoch(history):
+    """The epoch train_epochs keeps: the best validation accuracy (ties: the later), or the
+    last when there is no validation split."""
+    if "val_accuracy" not in history[0]:
+        return history[-1]
+    return max(history[::-1], key=lambda h: h["val_accuracy"])
+
+
 def add_arguments(p):
     p.add_argument("--data", required=True, help="folder with the IDX files (gz or plain)")
     p.add_argument("--recipe", default="mnist", choices=sorted(RECIPES),
@@ -196,11 +204,9 @@ def run(args):
         model, history = fit(train_x, train_y, test_x, test_y, settings, work, args.seed,
                              on_epoch=on_epoch, validation=args.validation)
     model.save(args.out)
-    if args.validation:
-        kept = max(history, key=lambda h: h["val_accuracy"])
-        how = "picked on the validation split (%.2f%%)" % (100 * kept["val_accuracy"])
-    else:
-        kept, how = history[-1], "the last"
+    kept = kept_epoch(history)
+    how = ("picked on the validation split (%.2f%%)" % (100 * kept["val_accuracy"])
+           if args.validation else "the last")
     print("kept epoch %d, %s: test accuracy %.2f%%; model written to %s"
           % (kept["epoch"], how, 100 * kept["test_accuracy"], args.out))
     return history
