@@ -32,10 +32,11 @@ def load_data(folder, size):
     return load_images(folder, "train", size) + load_images(folder, "test", size)
 
 
-def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_epoch=None,
+def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, on_epoch=None,
         validation=0.0):
     """Train epoch by epoch; returns (model, history), history holding one dict of figures per
-    epoch. validation: the fraction of the training data held out (stratified, seeded) to
+    epoch; settings may hold "init", the initial weights' range (udfa.agent.create, default
+    0: zeros). validation: the fraction of the training data held out (stratified, seeded) to
     pick the epoch whose model is returned; 0 keeps the last epoch's. The test set is only
     reported."""
     work = Path(workdir)
@@ -46,7 +47,8 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_
     sizes = [train_x[0].size] + list(settings["hidden"]) + [10]
     model_path = str(work / "init.udfa")
     with contextlib.redirect_stdout(io.StringIO()):
-        agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed, init)
+        agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed,
+                     settings.get("init", 0))
 
     def figures(model, h):
         h["test_accuracy"] = evaluate(model, test_x, test_y)[0]
