@@ -21,6 +21,7 @@ import numpy as np
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("device", "host")]
 
 from udfa_host import fit, fit_cnn  # noqa: E402
+from udfa_host.idx import DataError  # noqa: E402
 from udfa_host.recipes import CNN_RECIPES, RECIPES  # noqa: E402
 
 
@@ -28,9 +29,11 @@ def setting(text):
     """KEY=VALUE, VALUE in JSON (e.g. fb_shift=7, target=[127,-127], shifts=[15,13,13])."""
     key, sep, value = text.partition("=")
     try:
-        return key, json.loads(value) if sep else None
+        if key and sep:
+            return key, json.loads(value)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r: give KEY=JSON, e.g. fb_shift=7" % text) from None
+        pass
+    raise argparse.ArgumentTypeError("%r: give KEY=JSON, e.g. fb_shift=7" % text)
 
 
 def train_seed(recipe, settings, data, seed, validation, limit):
@@ -71,9 +74,17 @@ def main(argv=None):
     if not a.validation:
         p.error("the protocol needs a validation split (--validation > 0)")
     settings = dict(RECIPES.get(a.recipe) or CNN_RECIPES[a.recipe])
+    known = set(fit.SETTINGS + ("shifts", "init") if a.recipe in RECIPES else fit_cnn.SETTINGS)
+    unknown = sorted(set(dict(a.set)) - known)
+    if unknown:
+        p.error("--set %s: not a setting of this recipe (it takes %s)"
+                % (", ".join(unknown), ", ".join(sorted(known))))
     settings.update(dict(a.set))
     print("%s: %s" % (a.recipe, json.dumps(settings, sort_keys=True)), flush=True)
-    data = fit.load_data(a.data, settings["size"])
+    try:
+        data = fit.load_data(a.data, settings["size"])
+    except DataError as e:
+        p.error(str(e))
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
     runs = []
     for seed in seeds:
