@@ -9,8 +9,8 @@ RECIPES = {
     # settings (lr 16, fb 6) the output layer's rate doubled and the hidden layers' halved
     # (docs/RESULTS.md, "PocketNN's networks under the honest protocol")
     "pocketnn": {"size": 28, "hidden": [100, 50], "acts": ["tanh", "tanh", "linear"],
-                 "batch": 20, "lr_shift": 15, "decay": 5, "fb_shift": 8,
-                 "target": [127, -127], "epochs": 30},
+                 "batch": 20, "lr_shift": 15, "decay": 8, "fb_shift": 8,
+                 "target": [127, -127], "epochs": 40},
     # PocketNN's Fashion-MNIST network (its 87.7 %): pocketnn's settings, every rate halved
     "pocketnn-fashion": {"size": 28, "hidden": [200, 100, 50],
                          "acts": ["tanh", "tanh", "tanh", "linear"], "batch": 20,
