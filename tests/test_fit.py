@@ -45,3 +45,30 @@ def test_validation_split_picks_the_epoch(tmp_path, capsys):
                      "--epochs", "2", "--limit", "500", "--validation", "0", "--out",
                      str(tmp_path / "c.udfa")]) == 0
     assert "kept epoch 2 (the last)" in capsys.readouterr().out
+
+
+def test_bench_accuracy_runs_seeds_under_the_protocol(tmp_path, capsys):
+    """tools/bench_accuracy.py: one run per seed, each keeping the epoch its validation split
+    picks (the later of ties); the summary is the mean of the kept epochs' test accuracy."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_accuracy",
+                                                  ROOT / "tools" / "bench_accuracy.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    log = tmp_path / "bench.jsonl"
+    bench.main(["--data", str(DEMO), "--recipe", "mnist14-esp32", "--seeds", "2", "--limit",
+                "1000", "--validation", "0.2", "--set", "epochs=3", "--set", "lr_shift=14",
+                "--log", str(log)])
+    out = capsys.readouterr().out
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["seed"], r["epoch"]) for r in rows] == [(s, e) for s in (1, 2) for e in (1, 2, 3)]
+    assert all(r["settings"]["lr_shift"] == 14 for r in rows)
+    kept = [max([r for r in rows if r["seed"] == s][::-1], key=lambda r: r["val_accuracy"])
+            for s in (1, 2)]
+    lines = [line for line in out.splitlines() if line.startswith("seed ")]
+    for line, k in zip(lines, kept):
+        assert line.startswith("seed %d: " % k["seed"])
+        assert "kept epoch %d (val %.2f): test %.2f %%" % (
+            k["epoch"], 100 * k["val_accuracy"], 100 * k["test_accuracy"]) in line
+    mean = 50 * (kept[0]["test_accuracy"] + kept[1]["test_accuracy"])
+    assert "kept (validation-selected) test %%: %.2f +- " % mean in out

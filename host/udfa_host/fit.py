@@ -32,10 +32,11 @@ def load_data(folder, size):
     return load_images(folder, "train", size) + load_images(folder, "test", size)
 
 
-def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_epoch=None,
+def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, on_epoch=None,
         validation=0.0):
     """Train epoch by epoch; returns (model, history), history holding one dict of figures per
-    epoch. validation: the fraction of the training data held out (stratified, seeded) to
+    epoch; settings may hold "init", the initial weights' range (udfa.agent.create, default
+    0: zeros). validation: the fraction of the training data held out (stratified, seeded) to
     pick the epoch whose model is returned; 0 keeps the last epoch's. The test set is only
     reported."""
     work = Path(workdir)
@@ -46,7 +47,8 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, init=0, on_
     sizes = [train_x[0].size] + list(settings["hidden"]) + [10]
     model_path = str(work / "init.udfa")
     with contextlib.redirect_stdout(io.StringIO()):
-        agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed, init)
+        agent.create(model_path, sizes, settings["acts"], settings.get("shifts"), seed,
+                     settings.get("init", 0))
 
     def figures(model, h):
         h["test_accuracy"] = evaluate(model, test_x, test_y)[0]
@@ -111,6 +113,14 @@ def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=N
         elif patience and h["epoch"] - best[1] >= patience:
             break
     return best[0], history
+
+
+def kept_epoch(history):
+    """The epoch train_epochs keeps: the best validation accuracy (ties: the later), or the
+    last when there is no validation split."""
+    if "val_accuracy" not in history[0]:
+        return history[-1]
+    return max(history[::-1], key=lambda h: h["val_accuracy"])
 
 
 def add_arguments(p):
@@ -196,11 +206,9 @@ def run(args):
         model, history = fit(train_x, train_y, test_x, test_y, settings, work, args.seed,
                              on_epoch=on_epoch, validation=args.validation)
     model.save(args.out)
-    if args.validation:
-        kept = max(history, key=lambda h: h["val_accuracy"])
-        how = "picked on the validation split (%.2f%%)" % (100 * kept["val_accuracy"])
-    else:
-        kept, how = history[-1], "the last"
+    kept = kept_epoch(history)
+    how = ("picked on the validation split (%.2f%%)" % (100 * kept["val_accuracy"])
+           if args.validation else "the last")
     print("kept epoch %d, %s: test accuracy %.2f%%; model written to %s"
           % (kept["epoch"], how, 100 * kept["test_accuracy"], args.out))
     return history
