@@ -276,16 +276,20 @@ def test_usage_errors(tmp_path, capsys):
 def test_train_beyond_the_flash_in_rounds(tiny, capsys):
     """train --from: more shards than the virtual board's flash holds train in rounds (push
     what fits, train, replace), and the weights equal one run over all the shards on the
-    host; with room for them all, they are pushed once."""
+    host; with room for them all, they are pushed once. The shards' input map (own data)
+    goes with them and into the model."""
     from udfa import agent
-    from udfa_host import kernels_numpy, rounds
+    from udfa_host import kernels_numpy, preprocess, rounds
 
     shards = tiny_shards(tiny / "many", n=110, shard_bytes=600)  # 10 shards of 11 samples
+    with open(tiny / "many" / preprocess.MAP_NAME, "wb") as f:
+        preprocess.fit(np.random.default_rng(0).normal(size=(20, 48)),
+                       names=list("abcde")).write(f)
     assert udfa("deploy", "--no-entry") == 0
     local = rounds.LocalShards(shards)
     with Board.open("virtual:tiny") as board:
         used = board.profile["flash_bytes"] - rounds.flash_space(board)[1]
-        model = rounds.job_model(board, board.profile, TINY_TRAIN, local.shape, None)[0]
+        model = rounds.job_model(board, board.profile, TINY_TRAIN, local, None)[0]
     # the deployed code, the job's files and three shards (each 2 littlefs blocks)
     profile = json.loads((tiny / "boards" / "tiny.json").read_text())
     profile["flash_bytes"] = used + rounds.reserve(model, local, 4096) + 3 * 2 * 4096
@@ -296,6 +300,7 @@ def test_train_beyond_the_flash_in_rounds(tiny, capsys):
     assert rounds_done >= 2 * 10 // 3  # two epochs of 10 shards, at most 3 on the board
     assert len(list((flash(tiny) / "data").glob("train-*.uds"))) <= 3
     assert udfa("pull", "--out", "board.udfa") == 0
+    assert load_model_file("board.udfa").prep.names == list("abcde")
     settings = {k: v for k, v in TINY_TRAIN.items() if k in board_train.TRAIN_KEYS}
     agent.create("host-model.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
     agent.train([str(p) for p in shards], model="host-model.udfa", ckpt="host.udfa",

@@ -26,6 +26,7 @@ from . import board_train, sync
 from .board_train import BOARD_CKPT, BOARD_DATA, TrainError
 from .link import BoardFileError
 from .push import push, verified_crc
+from .preprocess import MAP_NAME
 from .shards import SUFFIX
 
 # the job's own files on the board, which reserve() makes room for
@@ -59,6 +60,9 @@ class LocalShards:
             raise TrainError("shards %s-*.uds differ in inputs or classes: %s"
                              % (self.prefix, sorted(shapes)))
         self.shape = shapes.pop()
+        self.input_map = self.paths[0].parent / MAP_NAME  # 'udfa prepare' wrote it (own data)
+        if not self.input_map.is_file():
+            self.input_map = None
 
 
 def flash_space(board):
@@ -80,16 +84,20 @@ def stored(size, block):
     return (-(-size // block) + 1) * block
 
 
-def job_model(board, profile, setup, shape, init):
+def job_model(board, profile, setup, local, init):
     """(bytes, seed) of the model file the job starts from: init's, or the one the board
-    would create (made here by the device's own agent.create: the same file)."""
+    would create (made here by the device's own agent.create: the same file, with the input
+    map that goes with the shards if they have one)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.udfa"
         if init is not None:
             path = Path(init)
         else:
-            net, _ = board_train.data_network(board, profile, None, None, tuple(shape) + (0,))
+            net, _ = board_train.data_network(board, profile, None, None,
+                                              tuple(local.shape) + (0,))
             kw = dict(net, **{k: setup[k] for k in board_train.MODEL_KEYS if k in setup})
+            if local.input_map:
+                kw["prep"] = str(local.input_map)
             with contextlib.redirect_stdout(io.StringIO()):  # its "created" report
                 agent.create(str(path), **kw)
         return path.stat().st_size, load(str(path)).seed
@@ -97,10 +105,11 @@ def job_model(board, profile, setup, shape, init):
 
 def reserve(model_size, local, block):
     """Flash the job takes besides the shards: the model, three checkpoint copies (a save
-    holds PATH, .old and .new for a moment) and two job files (train.json and the last
-    round's, retired)."""
+    holds PATH, .old and .new for a moment), two job files (train.json and the last
+    round's, retired) and the shards' input map if they have one."""
     return (stored(model_size, block) + 3 * stored(model_size + CKPT_STATE, block) +
-            2 * stored(len(str(local.counts)) + 1024, block))
+            2 * stored(len(str(local.counts)) + 1024, block) +
+            (stored(local.input_map.stat().st_size, block) if local.input_map else 0))
 
 
 def room(board, local, reserved, budget=None):
@@ -181,7 +190,7 @@ def train_from(board, profile, overrides, log_path, paths, fresh=False, quiet=Fa
     setup = board_train.settings(profile, overrides)
     epochs = setup.get("epochs", 1)
     block, _ = flash_space(board)
-    size, seed = job_model(board, profile, setup, local.shape, init)
+    size, seed = job_model(board, profile, setup, local, init)
     reserved = reserve(size, local, block)
     block, space = room(board, local, reserved, budget)
     run = dict(log_path=log_path, shards=local.prefix, quiet=quiet, on_event=on_event)
