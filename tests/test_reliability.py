@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from test_cli import flash, tiny, tiny_shards, udfa, weights  # noqa: F401  (tiny: a fixture)
+from test_cli import TINY_TRAIN, flash, tiny, tiny_shards, udfa, weights  # noqa: F401  (tiny: a fixture)
 from udfa import checkpoint
 from udfa_host import board_train, cli, link, push, sync
 from udfa_host.link import Board
@@ -186,6 +186,53 @@ def test_power_loss_mid_training_resumes_to_the_same_weights(tiny, monkeypatch, 
     assert (resumed["epoch"], resumed["next"]) < (4, 0)
     final, state = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
     assert state["epoch"] == 4 and weights(final) == weights(straight)
+
+
+def test_epochs_from_the_data_last_the_models_life(tiny, monkeypatch):
+    """A new MLP trained without --epochs takes its epochs from its data (datasets.
+    auto_epochs), not from the profile (3): a resume after a power cut keeps them, and so
+    does every round of 'train --from', resumed too; the weights equal one host run."""
+    from udfa import agent
+    from udfa_host import datasets, kernels_numpy
+
+    counted = []
+    monkeypatch.setattr(datasets, "auto_epochs", lambda n: counted.append(n) or 5)
+    ready(tiny)
+    args = ("--kernel", "plain", "--every", "16", "--report-every", "8")
+    train = cut_power_in_epoch_2(monkeypatch)
+    assert udfa("train", "--fresh", *args) == 1
+    monkeypatch.setattr(board_train, "train", train)
+    assert udfa("train", *args) == 0
+    final, state = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+    assert counted == [110] and state["epoch"] == 5
+    settings = {k: v for k, v in TINY_TRAIN.items() if k in board_train.TRAIN_KEYS}
+    agent.create("host.udfa", [48, 16, 5], ["tanh", "tanh"], seed=4, init=30)
+    agent.train(sorted(str(p) for p in (tiny / "shards").glob("*.uds")), model="host.udfa",
+                ckpt="host-ckpt.udfa", fresh=True, kernel=kernels_numpy,
+                **dict(settings, epochs=5, every=16))
+    assert weights(final) == weights(checkpoint.load("host-ckpt.udfa")[0])
+    # in rounds (shards of 11 samples, room for two), cut in round 3 and resumed
+    many = [str(p) for p in tiny_shards(tiny / "many", shard_bytes=600)]
+    calls = []
+
+    def cut_in_round_3(board, *a, **kw):
+        calls.append(1)
+
+        def watch(event):
+            if len(calls) == 3 and event["event"] == "progress":
+                board.vboard.kill()
+        return train(board, *a, **dict(kw, on_event=watch))
+
+    budget = ("--flash-budget", str(2 * 2 * 4096))
+    monkeypatch.setattr(board_train, "train", cut_in_round_3)
+    assert udfa("train", "--from", "many", "--fresh", *budget, *args) == 1
+    monkeypatch.setattr(board_train, "train", train)
+    assert udfa("train", "--from", "many", *budget, *args) == 0
+    final, state = checkpoint.load(str(board_file(tiny, "ckpt.udfa")))
+    assert counted[1:] == [110] and state["epoch"] == 5
+    agent.train(many, model="host.udfa", ckpt="host-many.udfa", fresh=True,
+                kernel=kernels_numpy, **dict(settings, epochs=5, every=16))
+    assert weights(final) == weights(checkpoint.load("host-many.udfa")[0])
 
 
 def tear(path, at):

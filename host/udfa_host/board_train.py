@@ -18,11 +18,12 @@ from tqdm import tqdm
 
 from udfa import checkpoint, kernels
 from udfa.agent import slower_shift
-from udfa.autorun import ERROR, JOB
+from udfa.autorun import DONE, ERROR, JOB
 from udfa.les import KERNELS as CNN_KERNELS
 
 from . import datasets
 from .link import BoardDisconnected, BoardExecError, BoardFileError
+from .shards import SUFFIX
 
 BOARD_DATA = "data"  # board folder of the pushed shards
 BOARD_MODEL = "model.udfa"  # the untrained model a job starts from
@@ -79,21 +80,25 @@ def settings(profile, overrides):
     return merged
 
 
+def shard_names(board, prefix):
+    """Names of the board's shard files PREFIX-*.uds in its data folder (none without one)."""
+    try:
+        names = [e.name for e in board.ls(BOARD_DATA)]
+    except BoardFileError:  # no data folder yet
+        return []
+    return [n for n in names if n.endswith(SUFFIX) and n.rsplit("-", 1)[0] == prefix]
+
+
 def board_shards(board, prefix="train"):
     """(P, N): the board path prefix P of the N shards P-000.uds, P-001.uds, ... that the
     agent reads one after the other (a prefix, not a list: a board keeps no list of names in
     RAM)."""
-    try:
-        names = [e.name for e in board.ls(BOARD_DATA)]
-    except BoardFileError:  # no data folder yet
-        names = []
-    found = [BOARD_DATA + "/" + n for n in names if n.startswith(prefix + "-") and
-             n.endswith(".uds")]
+    found = sorted(BOARD_DATA + "/" + n for n in shard_names(board, prefix))
     if not found:
         raise TrainError("board at %s holds no shards %s/%s-*.uds: run 'udfa prepare' and "
                          "'udfa push' first" % (board.port, BOARD_DATA, prefix))
     path = BOARD_DATA + "/" + prefix
-    if sorted(found) != ["%s-%03d.uds" % (path, i) for i in range(len(found))]:
+    if found != ["%s-%03d.uds" % (path, i) for i in range(len(found))]:
         raise TrainError("board at %s: shards %s-*.uds are not numbered 000 to %03d: push "
                          "with --prune to remove stale ones" % (board.port, path, len(found) - 1))
     return path, len(found)
@@ -111,6 +116,30 @@ def data_network(board, profile, prefix, shards, known=None):
     n_in, n_cls, samples = known or ast.literal_eval(board.exec(
         _SHARD_SHAPE % (shards, prefix), timeout=600).strip())
     return {"net": [n_in] + net["net"][1:-1] + [n_cls]}, samples
+
+
+def new_model(board, fresh, init):
+    """Whether the job trains a model created for it on the board (not init's, nor the
+    board's model resumed)."""
+    return init is None and (fresh or not board.exists(BOARD_MODEL))
+
+
+def job_epochs(board, setup, overrides, samples, resumed):
+    """The job's epochs, decided once for the model's life: --epochs; else, for a new MLP on
+    `samples` samples, datasets.auto_epochs' (own data learns over more epochs than MNIST);
+    else, when the board's model is `resumed`, its last job's (after a reset, and in every
+    round, it keeps the epochs it started with); else the profile's."""
+    if overrides.get("epochs") is not None:
+        return overrides["epochs"]
+    if samples:
+        return datasets.auto_epochs(samples)
+    for name in (JOB, DONE) if resumed else ():  # interrupted, or returned (or waiting)
+        if board.exists(name):
+            try:
+                return int(json.loads(board.get(name))["epochs"])
+            except (ValueError, KeyError, TypeError):
+                break
+    return setup.get("epochs", 1)
 
 
 def check_shifts(setup):
@@ -212,17 +241,15 @@ def train(board, profile, overrides, log_path, shards="train", fresh=False, quie
         job["counts"] = list(counts)
         known = tuple(shape) + (sum(counts),)
     job.update(shards=prefix, model=BOARD_MODEL, ckpt=BOARD_CKPT)
-    net = None
-    if init is None and (fresh or not board.exists(BOARD_MODEL)):
-        net, samples = data_network(board, profile, prefix, n_shards, known)
-        if samples and overrides.get("epochs") is None:  # a new MLP: epochs from the data
-            job["epochs"] = datasets.auto_epochs(samples)
-            check_shifts(job)
+    new = new_model(board, fresh, init)
+    net, samples = data_network(board, profile, prefix, n_shards, known) if new else (None, None)
+    job["epochs"] = job_epochs(board, setup, overrides, samples, not new and init is None)
+    check_shifts(job)
     write_job(board, job)
     if init is not None:
         board.put(init, BOARD_MODEL)
         fresh = True  # from that model, not from an earlier run's checkpoint
-    elif net is not None:
+    elif new:
         board.soft_reset()
         create_model(board, net, setup, prefix)
     board.soft_reset()  # training gets the whole heap, in one piece

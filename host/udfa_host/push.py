@@ -8,12 +8,11 @@ import zlib
 from pathlib import Path
 
 from . import sync
-from .board_train import BOARD_DATA, board_map
+from .board_train import BOARD_DATA, board_map, shard_names
 from .link import BoardFileError
 from .preprocess import MAP_NAME
 from udfa.shard import Shard
 
-from .shards import SUFFIX
 
 
 def push(board, paths, prune=False, quiet=False):
@@ -30,8 +29,8 @@ def push(board, paths, prune=False, quiet=False):
     prefixes = {_prefix(n) for n in names}  # train-*.uds and test-*.uds are separate sets
     for prefix in prefixes:
         push_map(board, prefix, [p for p in paths if _prefix(p.name) == prefix], quiet)
-    extra = [BOARD_DATA + "/" + e.name for e in board.ls(BOARD_DATA)
-             if e.name.endswith(SUFFIX) and e.name not in names and _prefix(e.name) in prefixes]
+    extra = [BOARD_DATA + "/" + n for prefix in sorted(prefixes)
+             for n in shard_names(board, prefix) if n not in names]
     if prune:
         for path in extra:
             try:

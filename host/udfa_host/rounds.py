@@ -24,7 +24,6 @@ from udfa.shard import Shard
 
 from . import board_train, sync
 from .board_train import BOARD_CKPT, BOARD_DATA, TrainError
-from .link import BoardFileError
 from .push import push, verified_crc
 from .preprocess import MAP_NAME
 from .shards import SUFFIX
@@ -117,7 +116,7 @@ def room(board, local, reserved, budget=None):
     of these shards take (they may go) and what the job's files take now (`reserved` counts
     them), less `reserved`; at most `budget` if given."""
     block, free = flash_space(board)
-    there = set(board_names(board, local))
+    there = set(board_train.shard_names(board, local.prefix))
     held = [board.size(BOARD_DATA + "/" + p.name) for p in local.paths if p.name in there]
     held += [board.size(name) for name in JOB_FILES]
     space = free + sum(stored(n, block) for n in held if n is not None) - reserved
@@ -147,20 +146,11 @@ def plan(local, block, space, seed, epoch, done, epochs):
     return chosen
 
 
-def board_names(board, local):
-    """The board's files of this shard set (PREFIX-*.uds in its data folder)."""
-    try:
-        names = [e.name for e in board.ls(BOARD_DATA)]
-    except BoardFileError:  # no data folder yet
-        return []
-    return [n for n in names if n.startswith(local.prefix + "-") and n.endswith(SUFFIX)]
-
-
 def swap(board, local, chosen, quiet):
     """Make the board hold exactly the chosen shards of the set: remove the others first,
     then push the chosen ones it lacks."""
     keep = {local.paths[i].name for i in chosen}
-    for name in board_names(board, local):
+    for name in board_train.shard_names(board, local.prefix):
         if name not in keep:
             board.rm(BOARD_DATA + "/" + name)
     if chosen:
@@ -171,7 +161,7 @@ def drop_stale(board, local):
     """Remove the board's shards of this set that are not the PC's (another data set of the
     same names, a damaged copy): a round must never train on them. Copies that are the
     same (a resumed run's) stay."""
-    names = board_names(board, local)
+    names = board_train.shard_names(board, local.prefix)
     ours = {p.name: p for p in local.paths}
     found = sync.file_crcs(board, [BOARD_DATA + "/" + n for n in names], tail=4)
     for name, there in zip(names, found):
@@ -188,7 +178,12 @@ def train_from(board, profile, overrides, log_path, paths, fresh=False, quiet=Fa
     flash for shards. Returns (mode, rounds, events)."""
     local = LocalShards(paths)
     setup = board_train.settings(profile, overrides)
-    epochs = setup.get("epochs", 1)
+    new = board_train.new_model(board, fresh, init)
+    samples = board_train.data_network(board, profile, None, None,
+                                       tuple(local.shape) + (sum(local.counts),))[1]
+    epochs = board_train.job_epochs(board, setup, overrides, samples if new else None,
+                                    not new and init is None)
+    overrides = dict(overrides, epochs=epochs)  # every round's, as planned here
     block, _ = flash_space(board)
     size, seed = job_model(board, profile, setup, local, init)
     reserved = reserve(size, local, block)
