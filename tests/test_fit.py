@@ -72,3 +72,55 @@ def test_bench_accuracy_runs_seeds_under_the_protocol(tmp_path, capsys):
             k["epoch"], 100 * k["val_accuracy"], 100 * k["test_accuracy"]) in line
     mean = 50 * (kept[0]["test_accuracy"] + kept[1]["test_accuracy"])
     assert "kept (validation-selected) test %%: %.2f +- " % mean in out
+
+
+def test_augmentation_moves_whole_pixels_anew_each_epoch():
+    """Each augmented image is its original moved by at most `shift` pixels (and mirrored, with
+    flip): exactly one of those moves, the pixels moved in 0; the draws follow the seed and
+    the epoch."""
+    import numpy as np
+    from udfa_host.augment import epoch_images
+    from udfa_host.idx import load_images
+
+    images = load_images(DEMO, "train", 28)[0][:300]
+    aug = {"shift": 2, "flip": True}
+    out = epoch_images(images, aug, 1, 0)
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
+    moves = [(dy, dx, f) for dy in range(-2, 3) for dx in range(-2, 3) for f in (0, 1)]
+    found = set()
+    for img, a in zip(padded, out):
+        hits = [(dy, dx, f) for dy, dx, f in moves
+                if (a == (img[2 - dy:30 - dy, 2 - dx:30 - dx][:, ::-1 if f else 1])).all()]
+        assert hits
+        found.add(hits[0])
+    assert len(found) > 40  # the moves are drawn, not fixed
+    assert (epoch_images(images, aug, 1, 0) == out).all()
+    assert (epoch_images(images, aug, 1, 1) != out).any()
+    assert (epoch_images(images, aug, 2, 0) != out).any()
+    assert epoch_images(images, None, 1, 0) is images
+
+
+def test_fit_trains_each_epoch_on_its_augmented_samples(tmp_path):
+    """With a recipe's "augment", fit rewrites the shards before every epoch with that epoch's
+    moved images (same labels, same counts); fit-cnn moves its samples the same way."""
+    import numpy as np
+    from udfa_host import fit, fit_cnn
+    from udfa_host.augment import epoch_images
+    from udfa_host.recipes import CNN_RECIPES, RECIPES
+    from udfa_host.shards import read_shard
+
+    train_x, train_y, test_x, test_y = fit.load_data(DEMO, 14)
+    train_x, train_y, test_x, test_y = train_x[:400], train_y[:400], test_x[:200], test_y[:200]
+    aug = {"shift": 1}
+    settings = dict(RECIPES["mnist14-esp32"], epochs=3, augment=aug)
+    fit.fit(train_x, train_y, test_x, test_y, settings, tmp_path, seed=3)
+    x, y = read_shard(tmp_path / "train-000.uds")[:2]
+    assert (x.reshape(-1, 14, 14) == epoch_images(train_x, aug, 3, 2)).all()
+    assert (y == train_y).all()
+    cnn = dict(CNN_RECIPES["mnist14-cnn"], epochs=1)
+    plain = fit_cnn.fit(train_x, train_y, None, None, cnn, 3)[0]
+    moved = fit_cnn.fit(train_x, train_y, None, None, dict(cnn, augment=aug), 3)[0]
+    same = fit_cnn.fit(epoch_images(train_x, aug, 3, 0), train_y, None, None, cnn, 3)[0]
+    assert bytes(moved.out.W) != bytes(plain.out.W)
+    assert bytes(moved.out.W) == bytes(same.out.W)

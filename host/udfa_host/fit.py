@@ -17,6 +17,7 @@ from udfa import agent, checkpoint
 from udfa.dfa import DFA
 from udfa.model import Model
 from udfa_host import conv_numpy, kernels_numpy
+from udfa_host.augment import epoch_images
 from udfa_host.cli import UsageError, output_file, positive, shift_arg, widths
 from udfa_host.evaluate import evaluate
 from udfa_host.idx import load_images
@@ -24,7 +25,7 @@ from udfa_host.recipes import RECIPES
 from udfa_host.shards import write_shards
 
 SETTINGS = ("hidden", "acts", "batch", "lr_shift", "decay", "fb_shift", "target", "epochs",
-            "size")
+            "size", "augment")
 
 
 def load_data(folder, size):
@@ -43,7 +44,13 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, on_epoch=No
     train_idx, val_idx = split_validation(train_y, validation, seed)
     val_x, val_y = train_x[val_idx], train_y[val_idx]
     train_x, train_y = train_x[train_idx], train_y[train_idx]
-    shards = [str(p) for p in write_shards(train_x, train_y, work, "train", 1 << 30)]
+    augment = settings.get("augment")
+
+    def write(epoch):  # the epoch's samples (udfa_host.augment), the same counts every epoch
+        images = epoch_images(train_x, augment, seed, epoch)
+        return [str(p) for p in write_shards(images, train_y, work, "train", 1 << 30)]
+
+    shards = write(0)
     sizes = [train_x[0].size] + list(settings["hidden"]) + [10]
     model_path = str(work / "init.udfa")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -60,7 +67,7 @@ def fit(train_x, train_y, test_x, test_y, settings, workdir, seed=1, on_epoch=No
 
     rule = {k: settings[k] for k in ("lr_shift", "fb_shift", "target")}
     return train_epochs(shards, model_path, work, settings["epochs"], settings["batch"],
-                        settings["decay"], rule, figures)
+                        settings["decay"], rule, figures, prepare=write if augment else None)
 
 
 def split_validation(labels, fraction, seed):
@@ -78,18 +85,21 @@ def split_validation(labels, fraction, seed):
 
 
 def train_epochs(shards, model_path, work, epochs, batch, decay, rule, figures=None,
-                 patience=None):
+                 patience=None, prepare=None):
     """Train the model file model_path on shards through the board agent's own loop
     (udfa.agent.train) with the numpy kernel, one epoch at a time (each resumes the agent's
     checkpoint: identical to one run of `epochs`). rule: the rule's settings (agent's
     DFA_SETTINGS, or LES_SETTINGS for a CNN / LES model). figures(model, h): adds its figures
     to the epoch's dict h and returns the score to maximize (validation accuracy) or None.
     Returns (model, history): the model of the best-scoring epoch (the later of equals; the
-    last without scores), stopping early after `patience` epochs without a better score."""
+    last without scores), stopping early after `patience` epochs without a better score.
+    prepare(epoch) rewrites the shards before each epoch after the first (augmentation)."""
     ckpt = str(Path(work) / "ckpt.udfa")
     ops = conv_numpy if "bw_shift" in rule else None
     history, best, best_score = [], None, None
     for epoch in range(epochs):
+        if prepare and epoch:
+            prepare(epoch)
         lines = io.StringIO()
         start = time.perf_counter()
         # one BLAS thread: mini-batch products are too small to share, and spare threads
@@ -190,7 +200,8 @@ def run(args):
     sizes = [train_x[0].size] + settings["hidden"] + [10]
     print("udfa fit: %s, %d training samples (%d%% held out to pick the epoch), %s" % (
         "-".join(map(str, sizes)), len(train_x), round(100 * args.validation),
-        ", ".join("%s=%s" % (k, settings[k]) for k in SETTINGS if k not in ("hidden", "size"))))
+        ", ".join("%s=%s" % (k, settings[k]) for k in SETTINGS
+                  if k in settings and k not in ("hidden", "size"))))
     log = open(args.log, "a") if args.log else None
 
     def on_epoch(h):

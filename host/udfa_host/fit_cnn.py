@@ -18,6 +18,7 @@ from udfa.conv import ConvModel, ConvNetwork, parse
 from udfa.les import LES
 from udfa.rng import XorShift32
 from udfa_host import conv_numpy, evaluate, kernels_numpy
+from udfa_host.augment import epoch_images
 from udfa_host.cli import UsageError, output_file, positive, shift_arg
 from udfa_host.fit import fraction, split_validation
 from udfa_host.recipes import CNN_RECIPES
@@ -85,7 +86,6 @@ def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threa
         model = new_model(settings, shape, seed)
     B = settings["batch"]
     net = trainer(model, settings)
-    x_all = train_x.reshape(len(train_x), -1)
     x = kernels_numpy.buffer(B, model.n_inputs, "B")
     lab = kernels_numpy.buffer(B, 1, "B")
     history = []
@@ -93,6 +93,8 @@ def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threa
         slower = epoch // settings["decay"]  # the learning rates halve every `decay` epochs
         net.set_lr_shift(slower_shift(settings["lr_shift"], slower),
                          slower_shift(settings.get("head_lr_shift"), slower))
+        x_all = epoch_images(train_x, settings.get("augment"), seed, epoch).reshape(
+            len(train_x), -1)
         order = epoch_order(len(x_all), seed, epoch)
         right = 0
         start = time.perf_counter()
@@ -116,7 +118,7 @@ def fit(train_x, train_y, test_x, test_y, settings, seed=1, on_epoch=None, threa
 
 
 SETTINGS = ("net", "batch", "shifts", "head_shifts", "lr_shift", "head_lr_shift", "bw_shift",
-            "wd_shift", "target", "decay", "epochs", "size")
+            "wd_shift", "target", "decay", "epochs", "augment", "size")
 
 
 def add_arguments(p):
