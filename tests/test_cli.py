@@ -53,6 +53,22 @@ def tiny(tmp_path, monkeypatch):
     return tmp_path
 
 
+def cut_power_in_round(monkeypatch, n):
+    """Make board_train.train kill the virtual board as its n-th call (a round of 'train
+    --from') reports progress."""
+    train, calls = board_train.train, []
+
+    def cut(board, *a, **kw):
+        calls.append(1)
+
+        def watch(event):
+            if len(calls) == n and event["event"] == "progress":
+                board.vboard.kill()
+        return train(board, *a, **dict(kw, on_event=watch))
+
+    monkeypatch.setattr(board_train, "train", cut)
+
+
 def udfa(*argv, board="virtual:tiny"):
     """Run a board verb like the command line does; returns its exit code."""
     return cli.main([argv[0], "--board", board, "-q"] + [str(a) for a in argv[1:]])
@@ -307,17 +323,8 @@ def test_train_beyond_the_flash_in_rounds(tiny, capsys):
                 fresh=True, kernel=kernels_numpy, **dict(settings, epochs=2))
     assert weights(load_model_file("board.udfa")) == weights(checkpoint.load("host.udfa")[0])
     # power lost in the third round: 'udfa train --from' again resumes, to the same weights
-    train, calls = board_train.train, []
-
-    def cut_power_in_round_3(board, *a, **kw):
-        calls.append(1)
-        def watch(event):
-            if len(calls) == 3 and event["event"] == "progress":
-                board.vboard.kill()
-        return train(board, *a, **dict(kw, on_event=watch))
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(board_train, "train", cut_power_in_round_3)
+        cut_power_in_round(mp, 3)
         assert udfa("train", "--from", "many", "--epochs", "2", "--fresh",
                     "--report-every", "8") == 1
     assert udfa("train", "--from", "many", "--epochs", "2", "--report-every", "8") == 0

@@ -13,7 +13,8 @@ import shutil
 
 import pytest
 
-from test_cli import TINY_TRAIN, flash, tiny, tiny_shards, udfa, weights  # noqa: F401  (tiny: a fixture)
+from test_cli import (TINY_TRAIN, cut_power_in_round, flash, tiny,  # noqa: F401  (a fixture)
+                      tiny_shards, udfa, weights)
 from udfa import checkpoint
 from udfa_host import board_train, cli, link, push, sync
 from udfa_host.link import Board
@@ -213,18 +214,8 @@ def test_epochs_from_the_data_last_the_models_life(tiny, monkeypatch):
     assert weights(final) == weights(checkpoint.load("host-ckpt.udfa")[0])
     # in rounds (shards of 11 samples, room for two), cut in round 3 and resumed
     many = [str(p) for p in tiny_shards(tiny / "many", shard_bytes=600)]
-    calls = []
-
-    def cut_in_round_3(board, *a, **kw):
-        calls.append(1)
-
-        def watch(event):
-            if len(calls) == 3 and event["event"] == "progress":
-                board.vboard.kill()
-        return train(board, *a, **dict(kw, on_event=watch))
-
     budget = ("--flash-budget", str(2 * 2 * 4096))
-    monkeypatch.setattr(board_train, "train", cut_in_round_3)
+    cut_power_in_round(monkeypatch, 3)
     assert udfa("train", "--from", "many", "--fresh", *budget, *args) == 1
     monkeypatch.setattr(board_train, "train", train)
     assert udfa("train", "--from", "many", *budget, *args) == 0
