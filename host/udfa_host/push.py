@@ -14,7 +14,6 @@ from .preprocess import MAP_NAME
 from udfa.shard import Shard
 
 
-
 def push(board, paths, prune=False, quiet=False):
     """Send the shard files `paths`; returns (sent, skipped, extra): board paths sent, board
     paths already there, and the board's other shards of the same sets (train-*, ...), which
